@@ -1,0 +1,5 @@
+"""`python -m gplscan` runs the command line."""
+
+from gplscan.cli import main
+
+main()

@@ -1,0 +1,314 @@
+"""The command line: wiring only. The one place that prints, and knows exit codes.
+
+Exit codes: 0 clean, 1 findings at or above ``--fail-on``, 2 usage or input error, or a
+scan that could not read everything (unless ``--allow-partial``).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gplscan import __version__
+
+if TYPE_CHECKING:
+    from gplscan.model import ScanResult
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["terminal", "json"]),
+            default="terminal",
+            show_default=True,
+            help="Report format: a readable tree, or JSON (schema gplscan/1).",
+        ),
+        click.option(
+            "--output",
+            "-o",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write the report to FILE instead of standard output.",
+        ),
+        click.option(
+            "--fail-on",
+            type=click.Choice(FAIL_ON),
+            default="error",
+            show_default=True,
+            help="Exit 1 when a finding of this severity or worse is found.",
+        ),
+        click.option(
+            "--allow-partial",
+            is_flag=True,
+            help="Do not exit 2 when some files could not be read; judge the rest.",
+        ),
+        click.option(
+            "--color/--no-color",
+            default=None,
+            help="Colour the terminal report (default: when writing to a terminal).",
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="No progress on standard error."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="gplscan")
+def cli() -> None:
+    """Find GPL-mixing in Linux drivers: GPL code statically linked with closed objects.
+
+    gplscan reads a driver tree (sources, Kbuild files, built objects), works out which
+    objects are linked into which module, finds the parts no source accounts for, and
+    reports each violation with its evidence: the Makefile line, the symbols, the
+    MODULE_LICENSE text.
+
+    \b
+    Start here:
+      gplscan demo                      audit the bundled 2009 Hyper-V reconstruction
+      gplscan audit path/to/driver      audit a driver tree (source-only or built)
+      gplscan audit DIR --format json -o report.json
+      gplscan rules list                what gplscan checks
+
+    Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error
+    (including a scan that could not read every file, unless --allow-partial).
+    """
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@_output_options
+def audit(
+    path: Path,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    allow_partial: bool,
+    color: bool | None,
+    quiet: bool,
+) -> None:
+    """Audit PATH: a driver source tree, a built tree, or a single object.
+
+    Every module the Kbuild files describe (obj-m, <mod>-objs, <mod>-y, EXTRA_LDFLAGS) and
+    every built .ko is a binary; each member object is traced to its source or marked
+    closed. Files gplscan cannot read are listed and make the exit code 2.
+    """
+    sys.exit(_audit_and_report(path, str(path), fmt, output, fail_on, allow_partial, color, quiet))
+
+
+@cli.command()
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Audit the clean twin (the drivers as released under the GPL in 2009).",
+)
+@click.option(
+    "--source-only",
+    is_flag=True,
+    help="Audit the tree as shipped (sources and the shipped blob), not built.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Build the example in this directory and keep it, to look at or re-audit.",
+)
+@_output_options
+def demo(
+    clean: bool,
+    source_only: bool,
+    keep: Path | None,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    allow_partial: bool,
+    color: bool | None,
+    quiet: bool,
+) -> None:
+    """Build the bundled Hyper-V 2009 reconstruction and audit it.
+
+    The example is a miniature of the 2009 Hyper-V drivers: a VMBus core module and network
+    and storage drivers, all GPL source, where the VMBus module also links hv_core.o_shipped,
+    a closed x86-64 object with no source in the tree. gplscan compiles it with gcc and ld
+    (the closed object from source kept outside the tree) in a temporary directory and
+    audits the result. Expect gpl-links-closed-object and module-license-misdeclared, and
+    exit code 1; with --clean, no errors and exit code 0.
+    """
+    from gplscan.examples import ExampleError, prepare_example
+
+    name = "hyperv-2009-open" if clean else "hyperv-2009"
+    form = "source-only" if source_only else "built"
+    with _workdir(keep) as work:
+        try:
+            if not quiet:
+                click.echo(f"Building the {name} example ({form}) in {work} ...", err=True)
+            tree = prepare_example(name, work, built=not source_only)
+        except ExampleError as exc:
+            click.echo(f"gplscan demo: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
+        code = _audit_and_report(
+            tree, f"{name} ({form})", fmt, output, fail_on, allow_partial, color, quiet
+        )
+    sys.exit(code)
+
+
+@cli.group()
+def rules() -> None:
+    """What gplscan checks: the rules in rules/ and their default severities."""
+
+
+@rules.command("list")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def rules_list(fmt: str) -> None:
+    """List every rule: id, name, severity and title."""
+    import json
+
+    from gplscan.errors import GplscanError
+    from gplscan.rules import load_rules
+
+    try:
+        loaded = load_rules()
+    except GplscanError as exc:
+        click.echo(f"gplscan: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "severity": str(r.severity),
+                        "title": r.title,
+                        "why": r.why,
+                        "references": list(r.references),
+                    }
+                    for r in loaded
+                ],
+                indent=2,
+            )
+        )
+        return
+    for r in loaded:
+        click.echo(f"{r.id}  {r.name:<36} {r.severity.value:<8} {r.title}")
+
+
+@contextmanager
+def _workdir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep.resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix="gplscan-demo-") as tmp:
+        yield Path(tmp)
+
+
+def _audit_and_report(
+    path: Path,
+    shown: str,
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    allow_partial: bool,
+    color: bool | None,
+    quiet: bool,
+) -> int:
+    from gplscan.errors import GplscanError
+    from gplscan.scan import run
+
+    show_progress = not quiet and sys.stderr.isatty()
+    try:
+        with _progress(show_progress) as progress:
+            result = run(path, progress=progress, display_target=shown)
+    except GplscanError as exc:
+        click.echo(f"gplscan: {exc}", err=True)
+        return EXIT_ERROR
+    text = _render(
+        result, fmt, color if color is not None else (output is None and sys.stdout.isatty())
+    )
+    if output is not None:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            click.echo(f"gplscan: cannot write {output}: {exc.strerror}", err=True)
+            return EXIT_ERROR
+        if not quiet:
+            from gplscan.report.terminal import summary_line
+
+            click.echo(f"Report written to {output}: {summary_line(result)}", err=True)
+    else:
+        sys.stdout.write(text)
+    return exit_code(result, fail_on, allow_partial)
+
+
+def _render(result: ScanResult, fmt: str, color: bool) -> str:
+    if fmt == "json":
+        from gplscan.report import json as json_report
+
+        return json_report.render(result)
+    from gplscan.report import terminal
+
+    return terminal.render(result, color=color)
+
+
+def exit_code(result: ScanResult, fail_on: str, allow_partial: bool) -> int:
+    """2 for an incomplete scan (unless allowed), 1 for findings at the threshold, else 0."""
+    from gplscan.model import SEVERITY_RANK, Severity
+
+    if not result.complete and not allow_partial:
+        return EXIT_ERROR
+    if fail_on == "never":
+        return EXIT_CLEAN
+    threshold = SEVERITY_RANK[Severity(fail_on)]
+    if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A progress callback that draws a rich bar on standard error, or does nothing."""
+    if not enabled:
+        yield lambda stage, done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    tasks: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def main() -> None:
+    cli()

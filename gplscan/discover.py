@@ -1,0 +1,185 @@
+"""Walk a target and classify every file by what it holds, not by what it is called.
+
+A file named ``.o`` that holds text is not an object; an ``.o_shipped`` that holds C is a
+generated source; an ELF file named ``.c`` is an object. Names decide only among text
+files (source, header, build file, license text).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from gplscan.model import FileEntry, FileKind, ScanIssue
+
+SNIFF_BYTES = 8192
+
+ELF_MAGIC = b"\x7fELF"
+AR_MAGICS = (b"!<arch>\n", b"!<thin>\n")
+COMPRESSED_MAGICS = (b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"\x1f\x8b")
+
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".gplscan-cache", "__pycache__"})
+
+SOURCE_SUFFIXES = frozenset({".c", ".S", ".s", ".cc", ".cpp", ".cxx", ".rs"})
+HEADER_SUFFIXES = frozenset({".h", ".hh", ".hpp"})
+OBJECT_SUFFIXES = frozenset({".o", ".ko", ".so", ".a"})
+BUILD_NAMES = frozenset(
+    {
+        "Makefile",
+        "makefile",
+        "GNUmakefile",
+        "Kbuild",
+        "Kconfig",
+        "dkms.conf",
+        "modules.order",
+        "Module.symvers",
+        "compile_commands.json",
+    }
+)
+LICENSE_STEMS = ("COPYING", "LICENSE", "LICENCE", "NOTICE")
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """A classified file with its absolute path (absolute paths stay in this layer)."""
+
+    entry: FileEntry
+    abspath: Path
+
+
+def _text_kind(name: str) -> FileKind:
+    """Classify a text file by name."""
+    base = name.removesuffix("_shipped")
+    suffix = os.path.splitext(base)[1]
+    if suffix in SOURCE_SUFFIXES:
+        return FileKind.SOURCE
+    if suffix in HEADER_SUFFIXES:
+        return FileKind.HEADER
+    if name.endswith("_shipped") and suffix == ".o":
+        # A text *.o_shipped is a generated source that Kbuild copies into place.
+        return FileKind.SOURCE
+    if (
+        name in BUILD_NAMES
+        or name.startswith(("Makefile.", "Kbuild."))
+        or name.endswith((".mk", ".mod", ".cmd"))
+    ):
+        return FileKind.BUILD
+    if name.upper().startswith(LICENSE_STEMS):
+        return FileKind.LICENSE_TEXT
+    return FileKind.OTHER
+
+
+def _is_text(head: bytes) -> bool:
+    """Text: no NUL and almost no control characters (any 8-bit encoding counts as text)."""
+    if b"\0" in head:
+        return False
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return controls * 100 <= len(head)
+
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f\v\x1b")
+
+
+def classify(name: str, head: bytes) -> tuple[FileKind, str | None]:
+    """Decide a file's kind from its first bytes and its name; return a note when they clash."""
+    suffix = os.path.splitext(name.removesuffix("_shipped"))[1]
+    if head.startswith(ELF_MAGIC):
+        note = None
+        if suffix in SOURCE_SUFFIXES | HEADER_SUFFIXES:
+            note = f"named like a {suffix} source but is an ELF object; read as an object"
+        return FileKind.OBJECT, note
+    if head.startswith(AR_MAGICS):
+        return FileKind.ARCHIVE, None
+    if head.startswith(COMPRESSED_MAGICS):
+        return FileKind.COMPRESSED, None
+    if not head:
+        return _text_kind(name), None
+    if _is_text(head):
+        kind = _text_kind(name)
+        note = None
+        if suffix in OBJECT_SUFFIXES and kind is not FileKind.SOURCE:
+            note = f"named like a {suffix} object but holds text, not ELF; not read as an object"
+        return kind, note
+    note = None
+    if suffix in SOURCE_SUFFIXES | HEADER_SUFFIXES:
+        note = f"named like a {suffix} source but holds binary data; not read as source"
+    elif suffix in OBJECT_SUFFIXES:
+        note = f"named like a {suffix} object but is not ELF or ar; not read as an object"
+    return FileKind.DATA, note
+
+
+def walk(root: Path) -> Iterator[Discovered | ScanIssue]:
+    """Yield every regular file under ``root`` (or ``root`` itself), classified.
+
+    Symbolic links are followed only when they stay inside ``root``; special files (FIFOs,
+    sockets, devices) are reported and never opened, so a scan cannot block on them.
+    """
+    root = root.resolve()
+    if root.is_file():
+        yield from _visit(root, root.parent, PurePosixPath(root.name))
+        return
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            rel = _rel(directory, root)
+            yield ScanIssue(rel, "discover", f"directory not readable: {exc.strerror or exc}")
+            continue
+        subdirs = []
+        for entry in entries:
+            path = Path(entry.path)
+            rel = _rel(path, root)
+            try:
+                if entry.is_symlink():
+                    real = path.resolve()
+                    if not real.is_relative_to(root):
+                        yield ScanIssue(
+                            rel, "discover", "symbolic link points outside the target; not followed"
+                        )
+                        continue
+                    if real.is_dir():
+                        # the directory it names is walked in its own place
+                        continue
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in SKIP_DIRS:
+                        subdirs.append(path)
+                    continue
+            except OSError as exc:
+                yield ScanIssue(rel, "discover", f"not readable: {exc.strerror or exc}")
+                continue
+            yield from _visit(path, root, rel)
+        stack.extend(reversed(subdirs))
+
+
+def _rel(path: Path, root: Path) -> PurePosixPath:
+    try:
+        return PurePosixPath(path.relative_to(root).as_posix())
+    except ValueError:
+        return PurePosixPath(path.name)
+
+
+def _visit(path: Path, root: Path, rel: PurePosixPath) -> Iterator[Discovered | ScanIssue]:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        yield ScanIssue(rel, "discover", f"not readable: {exc.strerror or exc}")
+        return
+    if not stat.S_ISREG(st.st_mode):
+        yield ScanIssue(
+            rel, "discover", "not a regular file (FIFO, socket or device); not read", skipped=False
+        )
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        yield ScanIssue(rel, "discover", f"not readable: {exc.strerror or exc}")
+        return
+    kind, note = classify(path.name, head)
+    yield Discovered(FileEntry(rel, kind, st.st_size, note), path)

@@ -1,0 +1,32 @@
+"""gplscan's exception family: one base class, raised at stage boundaries.
+
+Third-party exceptions (pyelftools' ELFError, OSError, YAML errors) are caught in the
+stage that met them and turned into one of these, or into a ScanIssue on the result.
+"""
+
+from __future__ import annotations
+
+
+class GplscanError(Exception):
+    """Base class: a problem gplscan can explain to its user."""
+
+
+class TargetError(GplscanError):
+    """The scan target cannot be used at all (missing, not a directory or file we read)."""
+
+
+class ObjectParseError(GplscanError):
+    """An ELF file that cannot be read; says which file and why."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class RuleError(GplscanError):
+    """A rule file that does not load or does not match the rule schema."""
+
+
+class LicenseDataError(GplscanError):
+    """``rules/licenses.yml`` is missing or malformed."""

@@ -1,0 +1,709 @@
+"""Build facts from Kbuild files and Makefiles, read statically, every word with its line.
+
+A small make reader, not make: variables (``=``, ``:=``, ``+=``, ``?=``), the common text
+functions, conditionals, ``include`` and explicit rules. Kbuild's meaning is then read off
+the variables: ``obj-m`` names modules, ``<mod>-objs``/``<mod>-y`` their members, and
+``EXTRA_LDFLAGS``/``ldflags-y`` objects that enter through the linker's command line.
+
+Static reading needs a configuration; gplscan reads trees as if every ``CONFIG_*`` option
+were ``m`` (so ``obj-$(CONFIG_FOO) += foo.o`` is a module) and ``KERNELRELEASE`` were set
+(so an out-of-tree Makefile's Kbuild half is the one read).
+
+Hostile input is bounded: include cycles are cut (and reported), include depth, expansion
+depth and the number of lines read are capped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from gplscan.model import CopyRule, Evidence, MemberRef, ModuleSpec, ScanIssue
+
+MAX_INCLUDE_DEPTH = 16
+MAX_EXPANSION_DEPTH = 40
+MAX_LINES = 200_000
+MAX_WORDS = 100_000
+
+_ASSIGN = re.compile(
+    r"^(?P<prefix>(?:(?:override|export|private)\s+)*)"
+    r"(?P<name>[^\s:=#]+)\s*(?P<op>::=|:::=|:=|\+=|\?=|!=|=)\s*(?P<value>.*)$"
+)
+_RULE = re.compile(r"^(?P<targets>[^:=#\t][^=#]*?)\s*(?P<colon>::?)(?!=)\s*(?P<prereqs>[^=]*)$")
+_CONDITIONAL = re.compile(r"^(ifeq|ifneq|ifdef|ifndef)\b\s*(.*)$")
+_INCLUDE = re.compile(r"^(-?include|sinclude)\s+(.+)$")
+LDFLAGS_VARS = (
+    "EXTRA_LDFLAGS",
+    "ldflags-y",
+    "ldflags-m",
+    "LDFLAGS_MODULE",
+    "KBUILD_LDFLAGS_MODULE",
+)
+_OBJECT_LIKE = re.compile(r"\.(?:o|o_shipped|o_binary|a|ko)$|\.o_[A-Za-z0-9]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """A word of a variable's value and the line that put it there."""
+
+    text: str
+    evidence: Evidence
+
+
+@dataclass(slots=True)
+class _Var:
+    words: list[Word]
+    recursive: bool  # "=" variables are expanded when used, ":=" ones when assigned
+
+
+@dataclass(slots=True)
+class _Rule:
+    targets: list[str]
+    prereqs: list[str]
+    recipe: list[str]
+    evidence: Evidence
+
+
+@dataclass(slots=True)
+class MakeDB:
+    """What one build file (with its includes) defines."""
+
+    variables: dict[str, _Var] = field(default_factory=dict)
+    rules: list[_Rule] = field(default_factory=list)
+
+
+class _Reader:
+    """Reads one top-level build file and everything it includes."""
+
+    def __init__(
+        self,
+        root: Path,
+        src_dir: Path,
+        issues: list[ScanIssue],
+        rel: Callable[[Path], PurePosixPath],
+    ) -> None:
+        self.root = root
+        self.src_dir = src_dir
+        self.issues = issues
+        self.rel = rel
+        self.db = MakeDB()
+        self.lines_read = 0
+        self.include_stack: list[Path] = []
+        self.expanding: set[str] = set()
+        self.reported_loops: set[str] = set()
+        self.builtins = {
+            "src": str(src_dir),
+            "obj": str(src_dir),
+            "srctree": str(src_dir),
+            "objtree": str(src_dir),
+            "M": str(src_dir),
+            "PWD": str(src_dir),
+            "CURDIR": str(src_dir),
+            "KERNELRELEASE": "gplscan-static-read",
+            "MAKE": "make",
+        }
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def read(self, path: Path, depth: int = 0) -> None:
+        resolved = path.resolve()
+        if resolved in self.include_stack:
+            return  # the caller reported the cycle
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self.issues.append(
+                ScanIssue(self.rel(path), "build", f"not readable: {exc.strerror or exc}")
+            )
+            return
+        text = data.decode("utf-8", "surrogateescape")
+        self.include_stack.append(resolved)
+        try:
+            self._read_lines(path, text, depth)
+        finally:
+            self.include_stack.pop()
+
+    def _logical_lines(self, text: str) -> Iterable[tuple[int, str, bool]]:
+        """(first line number, logical line, is_recipe) with continuations joined."""
+        lines = text.split("\n")
+        i = 0
+        while i < len(lines):
+            start = i
+            line = lines[i]
+            while line.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                line = line[:-1] + " " + lines[i].lstrip()
+            i += 1
+            yield start + 1, line, line.startswith("\t")
+
+    def _read_lines(self, path: Path, text: str, depth: int) -> None:
+        relpath = self.rel(path)
+        # a stack of (active, taken) for nested conditionals
+        cond: list[tuple[bool, bool]] = []
+        current_rule: _Rule | None = None
+        for lineno, raw, is_recipe in self._logical_lines(text):
+            self.lines_read += 1
+            if self.lines_read > MAX_LINES:
+                self.issues.append(
+                    ScanIssue(relpath, "build", f"stopped reading after {MAX_LINES} lines")
+                )
+                return
+            active = all(a for a, _ in cond)
+            if is_recipe and current_rule is not None:
+                if active:
+                    current_rule.recipe.append(raw.strip())
+                continue
+            line = _strip_comment(raw).strip()
+            if not line:
+                continue
+            evidence = Evidence("makefile", raw.strip(), relpath, lineno)
+            keyword = line.split(None, 1)[0]
+            if keyword in ("ifeq", "ifneq", "ifdef", "ifndef"):
+                result = self._condition(line) if active else False
+                cond.append((result, result))
+                continue
+            if keyword == "else":
+                if not cond:
+                    self._note(relpath, lineno, "'else' without a matching 'if'")
+                    continue
+                _, taken = cond[-1]
+                rest = line[4:].strip()
+                if rest and _CONDITIONAL.match(rest):
+                    outer = all(a for a, _ in cond[:-1])
+                    result = (not taken) and outer and self._condition(rest)
+                    cond[-1] = (result, taken or result)
+                else:
+                    cond[-1] = (not taken, True)
+                continue
+            if keyword == "endif":
+                if cond:
+                    cond.pop()
+                else:
+                    self._note(relpath, lineno, "'endif' without a matching 'if'")
+                continue
+            if not active:
+                continue
+            current_rule = None
+            inc = _INCLUDE.match(line)
+            if inc:
+                self._include(path, relpath, lineno, inc.group(1), inc.group(2), depth)
+                continue
+            if keyword in ("define", "endef", "undefine", "vpath", "unexport"):
+                continue  # multi-line defines are not object lists; skipped on purpose
+            assign = _ASSIGN.match(line)
+            if assign and not _looks_like_rule(line, assign):
+                self._assign(assign, evidence)
+                continue
+            rule = _RULE.match(line)
+            if rule:
+                prereq_text, _, inline_recipe = rule.group("prereqs").partition(";")
+                current_rule = _Rule(
+                    targets=self.expand(rule.group("targets")).split(),
+                    prereqs=self.expand(prereq_text).split(),
+                    recipe=[inline_recipe.strip()] if inline_recipe.strip() else [],
+                    evidence=evidence,
+                )
+                self.db.rules.append(current_rule)
+        if cond:
+            self._note(relpath, None, f"{len(cond)} conditional(s) not closed by 'endif'")
+
+    def _note(self, relpath: PurePosixPath, line: int | None, message: str) -> None:
+        where = f"line {line}: " if line else ""
+        self.issues.append(ScanIssue(relpath, "build", where + message, skipped=False))
+
+    def _include(
+        self, path: Path, relpath: PurePosixPath, lineno: int, how: str, arg: str, depth: int
+    ) -> None:
+        optional = how != "include"
+        for name in self.expand(arg).split():
+            target = Path(name) if os.path.isabs(name) else path.parent / name
+            resolved = target.resolve()
+            if resolved in self.include_stack:
+                self._note(
+                    relpath,
+                    lineno,
+                    f"include of {name} would loop (it is already being read); skipped",
+                )
+                continue
+            if depth + 1 > MAX_INCLUDE_DEPTH:
+                self.issues.append(
+                    ScanIssue(
+                        relpath,
+                        "build",
+                        f"line {lineno}: includes nested deeper than "
+                        f"{MAX_INCLUDE_DEPTH}; {name} not read",
+                    )
+                )
+                continue
+            if not resolved.is_relative_to(self.root):
+                if not optional:
+                    self._note(
+                        relpath, lineno, f"include of {name} is outside the target; not read"
+                    )
+                continue
+            if not target.is_file():
+                if not optional:
+                    self._note(relpath, lineno, f"included file {name} is not in the target")
+                continue
+            self.read(target, depth + 1)
+
+    def _assign(self, m: re.Match[str], evidence: Evidence) -> None:
+        name = self.expand(m.group("name")).strip()
+        op = m.group("op")
+        value = m.group("value")
+        if not name:
+            return
+        if op == "!=":
+            self._note(
+                evidence.path or PurePosixPath("?"),
+                evidence.line,
+                f"shell assignment to {name} not run",
+            )
+            return
+        if op == "?=" and (name in self.db.variables or name in self.builtins):
+            return
+        words = [Word(w, evidence) for w in _split_words(value)]
+        existing = self.db.variables.get(name)
+        if op == "+=" and existing is not None:
+            if not existing.recursive:
+                words = self._expand_words(words, 0)
+            existing.words.extend(words)
+            self._cap(existing, evidence)
+            return
+        recursive = op in ("=", "?=") or (op == "+=" and existing is None)
+        if not recursive:
+            words = self._expand_words(words, 0)
+        self.db.variables[name] = _Var(words, recursive)
+
+    def _cap(self, var: _Var, evidence: Evidence) -> None:
+        if len(var.words) > MAX_WORDS:
+            del var.words[MAX_WORDS:]
+            self._note(
+                evidence.path or PurePosixPath("?"),
+                evidence.line,
+                f"variable grew past {MAX_WORDS} words; truncated",
+            )
+
+    def _condition(self, line: str) -> bool:
+        keyword, _, rest = line.partition(" ")
+        rest = rest.strip()
+        if keyword in ("ifdef", "ifndef"):
+            defined = bool(self.expand(f"$({rest})").strip())
+            return defined if keyword == "ifdef" else not defined
+        pair = _parse_condition_args(rest)
+        if pair is None:
+            return False
+        equal = self.expand(pair[0]).strip() == self.expand(pair[1]).strip()
+        return equal if keyword == "ifeq" else not equal
+
+    # -- expansion -------------------------------------------------------------------------
+
+    def value(self, name: str, depth: int = 0) -> list[Word]:
+        """The words of a variable, expanded."""
+        var = self.db.variables.get(name)
+        if var is None:
+            return []
+        if not var.recursive:
+            return list(var.words)
+        if name in self.expanding:
+            if name not in self.reported_loops:
+                self.reported_loops.add(name)
+                where = var.words[0].evidence if var.words else None
+                self._note(
+                    where.path if where and where.path else PurePosixPath("?"),
+                    where.line if where else None,
+                    f"variable {name} refers to itself; the loop is cut",
+                )
+            return []
+        self.expanding.add(name)
+        try:
+            return self._expand_words(var.words, depth)
+        finally:
+            self.expanding.discard(name)
+
+    def _expand_words(self, words: list[Word], depth: int) -> list[Word]:
+        out: list[Word] = []
+        for w in words:
+            if "$" not in w.text:
+                out.append(w)
+                continue
+            ref = re.fullmatch(r"\$[({]([A-Za-z0-9_.\-]+)[)}]", w.text)
+            if ref and ref.group(1) in self.db.variables:
+                if depth >= MAX_EXPANSION_DEPTH:
+                    continue
+                out.extend(self.value(ref.group(1), depth + 1))
+                continue
+            out.extend(Word(t, w.evidence) for t in self.expand(w.text, depth).split())
+        return out
+
+    def expand(self, text: str, depth: int = 0) -> str:
+        """Expand variable references and the common functions in ``text``."""
+        if "$" not in text:
+            return text
+        if depth >= MAX_EXPANSION_DEPTH:
+            return ""
+        out: list[str] = []
+        i = 0
+        n = len(text)
+        while i < n:
+            c = text[i]
+            if c != "$" or i + 1 >= n:
+                out.append(c)
+                i += 1
+                continue
+            nxt = text[i + 1]
+            if nxt == "$":
+                out.append("$")
+                i += 2
+                continue
+            if nxt in "({":
+                close = ")" if nxt == "(" else "}"
+                end = _matching(text, i + 1, nxt, close)
+                if end < 0:
+                    out.append(text[i:])
+                    break
+                out.append(self._reference(text[i + 2 : end], depth + 1))
+                i = end + 1
+                continue
+            out.append(self._lookup(nxt, depth + 1))  # $X single-character variable
+            i += 2
+        return "".join(out)
+
+    def _lookup(self, name: str, depth: int) -> str:
+        if name in self.db.variables:
+            return " ".join(w.text for w in self.value(name, depth))
+        if name in self.builtins:
+            return self.builtins[name]
+        if name.startswith("CONFIG_"):
+            return "m"
+        return os.environ.get(name, "") if name in ("HOME", "USER") else ""
+
+    def _reference(self, body: str, depth: int) -> str:
+        head, sep, rest = body.partition(" ")
+        func = _FUNCTIONS.get(head) if sep else None
+        if func is not None:
+            return func(self, rest, depth)
+        if head in (
+            "shell",
+            "eval",
+            "call",
+            "foreach",
+            "value",
+            "origin",
+            "info",
+            "warning",
+            "error",
+            "file",
+        ):
+            return ""
+        name = self.expand(body, depth)
+        subst = re.fullmatch(r"([^:]+):([^=]*)=(.*)", name)
+        if subst:
+            words = self._lookup(subst.group(1), depth).split()
+            pat, rep = subst.group(2), subst.group(3)
+            if "%" not in pat:
+                pat, rep = "%" + pat, "%" + rep
+            return " ".join(_patsubst(pat, rep, w) for w in words)
+        return self._lookup(name, depth)
+
+    def args(self, rest: str, depth: int, count: int) -> list[str]:
+        parts = _split_commas(rest, count)
+        return [self.expand(p, depth) for p in parts]
+
+
+def _split_words(value: str) -> list[str]:
+    """Split at whitespace outside ``$(...)``/``${...}`` references."""
+    words: list[str] = []
+    depth = 0
+    start: int | None = None
+    for j, c in enumerate(value):
+        if c in "({":
+            depth += 1
+        elif c in ")}":
+            depth = max(0, depth - 1)
+        if c.isspace() and depth == 0:
+            if start is not None:
+                words.append(value[start:j])
+                start = None
+        elif start is None:
+            start = j
+    if start is not None:
+        words.append(value[start:])
+    return words
+
+
+def _matching(text: str, start: int, open_c: str, close_c: str) -> int:
+    depth = 0
+    for j in range(start, len(text)):
+        if text[j] == open_c:
+            depth += 1
+        elif text[j] == close_c:
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def _split_commas(text: str, count: int) -> list[str]:
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    for j, c in enumerate(text):
+        if c in "({":
+            depth += 1
+        elif c in ")}":
+            depth -= 1
+        elif c == "," and depth == 0 and len(parts) < count - 1:
+            parts.append(text[start:j])
+            start = j + 1
+    parts.append(text[start:])
+    while len(parts) < count:
+        parts.append("")
+    return parts
+
+
+def _patsubst(pattern: str, replacement: str, word: str) -> str:
+    if "%" not in pattern:
+        return replacement if word == pattern else word
+    pre, _, post = pattern.partition("%")
+    if word.startswith(pre) and word.endswith(post) and len(word) >= len(pre) + len(post):
+        stem = word[len(pre) : len(word) - len(post)]
+        return replacement.replace("%", stem, 1) if "%" in replacement else replacement
+    return word
+
+
+def _f_addprefix(r: _Reader, rest: str, d: int) -> str:
+    prefix, words = r.args(rest, d, 2)
+    return " ".join(prefix + w for w in words.split())
+
+
+def _f_addsuffix(r: _Reader, rest: str, d: int) -> str:
+    suffix, words = r.args(rest, d, 2)
+    return " ".join(w + suffix for w in words.split())
+
+
+def _f_patsubst(r: _Reader, rest: str, d: int) -> str:
+    pat, rep, words = r.args(rest, d, 3)
+    return " ".join(_patsubst(pat.strip(), rep.strip(), w) for w in words.split())
+
+
+def _f_subst(r: _Reader, rest: str, d: int) -> str:
+    frm, to, text = r.args(rest, d, 3)
+    return text.replace(frm, to) if frm else text
+
+
+def _f_strip(r: _Reader, rest: str, d: int) -> str:
+    return " ".join(r.expand(rest, d).split())
+
+
+def _f_notdir(r: _Reader, rest: str, d: int) -> str:
+    return " ".join(w.rsplit("/", 1)[-1] for w in r.expand(rest, d).split())
+
+
+def _f_dir(r: _Reader, rest: str, d: int) -> str:
+    return " ".join(
+        (w.rsplit("/", 1)[0] + "/") if "/" in w else "./" for w in r.expand(rest, d).split()
+    )
+
+
+def _f_basename(r: _Reader, rest: str, d: int) -> str:
+    return " ".join(os.path.splitext(w)[0] for w in r.expand(rest, d).split())
+
+
+def _f_filter(r: _Reader, rest: str, d: int, keep: bool = True) -> str:
+    pats, words = r.args(rest, d, 2)
+    patterns = [p.replace("%", "*") for p in pats.split()]
+    return " ".join(
+        w for w in words.split() if any(fnmatch.fnmatchcase(w, p) for p in patterns) == keep
+    )
+
+
+def _f_filter_out(r: _Reader, rest: str, d: int) -> str:
+    return _f_filter(r, rest, d, keep=False)
+
+
+def _f_if(r: _Reader, rest: str, d: int) -> str:
+    cond, then, other = _split_commas(rest, 3)
+    return r.expand(then, d) if r.expand(cond, d).strip() else r.expand(other, d)
+
+
+def _f_wildcard(r: _Reader, rest: str, d: int) -> str:
+    found: list[str] = []
+    for pat in r.expand(rest, d).split():
+        base = pat if os.path.isabs(pat) else os.path.join(r.src_dir, pat)
+        directory, name = os.path.split(base)
+        if not Path(directory).resolve().is_relative_to(r.root):
+            continue
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        found.extend(os.path.join(directory, n) for n in names if fnmatch.fnmatchcase(n, name))
+    return " ".join(found)
+
+
+def _f_sort(r: _Reader, rest: str, d: int) -> str:
+    return " ".join(sorted(set(r.expand(rest, d).split())))
+
+
+def _f_firstword(r: _Reader, rest: str, d: int) -> str:
+    words = r.expand(rest, d).split()
+    return words[0] if words else ""
+
+
+_FUNCTIONS: dict[str, Callable[[_Reader, str, int], str]] = {
+    "addprefix": _f_addprefix,
+    "addsuffix": _f_addsuffix,
+    "patsubst": _f_patsubst,
+    "subst": _f_subst,
+    "strip": _f_strip,
+    "notdir": _f_notdir,
+    "dir": _f_dir,
+    "basename": _f_basename,
+    "filter": _f_filter,
+    "filter-out": _f_filter_out,
+    "if": _f_if,
+    "wildcard": _f_wildcard,
+    "sort": _f_sort,
+    "firstword": _f_firstword,
+}
+
+
+def _strip_comment(line: str) -> str:
+    out = []
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\" and i + 1 < len(line):
+            out.append(line[i : i + 2])
+            i += 2
+            continue
+        if c == "#":
+            break
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _looks_like_rule(line: str, assign: re.Match[str]) -> bool:
+    """``a: b=c`` is a target-specific assignment, i.e. a rule line, not a variable."""
+    return ":" in assign.group("name") and assign.group("op") not in ("::=", ":::=")
+
+
+def _parse_condition_args(rest: str) -> tuple[str, str] | None:
+    rest = rest.strip()
+    if rest.startswith("("):
+        end = _matching(rest, 0, "(", ")")
+        if end < 0:
+            return None
+        a, b = _split_commas(rest[1:end], 2)
+        return a, b
+    quoted = re.fullmatch(r"""(["'])(.*?)\1\s+(["'])(.*?)\3""", rest)
+    if quoted:
+        return quoted.group(2), quoted.group(4)
+    return None
+
+
+# --- Kbuild meaning -------------------------------------------------------------------------
+
+
+def build_file_for(directory: Path) -> Path | None:
+    """The file Kbuild reads in a directory: ``Kbuild`` first, else ``Makefile``."""
+    for name in ("Kbuild", "Makefile", "makefile", "GNUmakefile"):
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_kbuild(
+    build_file: Path, root: Path, issues: list[ScanIssue]
+) -> tuple[list[ModuleSpec], list[CopyRule]]:
+    """Modules (with members) and copy rules one directory's build file describes."""
+
+    def rel(p: Path) -> PurePosixPath:
+        try:
+            return PurePosixPath(p.resolve().relative_to(root).as_posix())
+        except ValueError:
+            return PurePosixPath(p.name)
+
+    directory = build_file.parent
+    reader = _Reader(root, directory.resolve(), issues, rel)
+    reader.read(build_file)
+    dir_rel = rel(directory)
+
+    def object_path(word: str) -> PurePosixPath | None:
+        path = Path(word) if os.path.isabs(word) else directory / word
+        resolved = Path(os.path.normpath(path.absolute()))
+        try:
+            return PurePosixPath(resolved.relative_to(root).as_posix())
+        except ValueError:
+            return None
+
+    ld_objects: list[tuple[Word, PurePosixPath]] = []
+    for var in LDFLAGS_VARS:
+        for w in reader.value(var):
+            if _OBJECT_LIKE.search(w.text) and not w.text.startswith("-"):
+                target = object_path(w.text)
+                if target is not None:
+                    ld_objects.append((w, target))
+
+    modules: list[ModuleSpec] = []
+    seen: set[str] = set()
+    for word in reader.value("obj-m"):
+        if not word.text.endswith(".o"):
+            continue
+        name = PurePosixPath(word.text).name[:-2]
+        if name in seen:
+            continue
+        seen.add(name)
+        members: list[MemberRef] = []
+        for suffix in ("-objs", "-y", "-m"):
+            for w in reader.value(name + suffix):
+                if not _OBJECT_LIKE.search(w.text):
+                    continue  # subdirectories and stray words are not members
+                target = object_path(w.text)
+                if target is None:
+                    reader._note(
+                        w.evidence.path or dir_rel,
+                        w.evidence.line,
+                        f"member {w.text} of {name} lies outside the target",
+                    )
+                    continue
+                members.append(MemberRef(target, "objs", w.evidence))
+        if not members:
+            target = object_path(word.text)
+            if target is not None:
+                members.append(MemberRef(target, "self", word.evidence))
+        members.extend(MemberRef(t, "ldflags", w.evidence) for w, t in ld_objects)
+        modules.append(ModuleSpec(name, dir_rel, word.evidence, tuple(_dedupe(members))))
+
+    copies: list[CopyRule] = []
+    for rule in reader.db.rules:
+        shipped = [p for p in rule.prereqs if "%" not in p and p.endswith("_shipped")]
+        linking = any(re.search(r"\b(cp|cat|ln|install)\b", r) for r in rule.recipe)
+        if not shipped and not linking:
+            continue
+        sources = shipped or [p for p in rule.prereqs if "%" not in p][:1]
+        for target_word in rule.targets:
+            if "%" in target_word:
+                continue
+            target = object_path(target_word)
+            source = object_path(sources[0]) if sources else None
+            if target is not None and source is not None:
+                copies.append(CopyRule(target, source, rule.evidence))
+    return modules, copies
+
+
+def _dedupe(members: list[MemberRef]) -> list[MemberRef]:
+    seen: set[PurePosixPath] = set()
+    out: list[MemberRef] = []
+    for m in members:
+        if m.path not in seen:
+            seen.add(m.path)
+            out.append(m)
+    return out

@@ -1,0 +1,209 @@
+"""The link graph: which objects make which binary, where each comes from, and how they tie.
+
+Nodes are binaries, objects and sources; edges are ``links`` (binary -> object, with the
+build line), ``compiled-from`` (object -> source) and ``imports-symbol`` (object -> object,
+with the symbols and the source lines that use them). Binaries that no build file
+describes (a directory of built modules) are judged on what they carry themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from gplscan.facts import TreeFacts
+from gplscan.facts.source import symbol_lines
+from gplscan.model import (
+    Binary,
+    Component,
+    DeclaredLicense,
+    Edge,
+    Evidence,
+    Location,
+    ModuleSpec,
+    ObjectFacts,
+    Origin,
+)
+from gplscan.provenance import account_for
+
+ReadSource = Callable[[PurePosixPath], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkGraph:
+    binaries: tuple[Binary, ...]
+    edges: tuple[Edge, ...]
+
+
+def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
+    """Assemble binaries from the build facts and the objects the target holds."""
+    binaries: list[Binary] = []
+    edges: list[Edge] = []
+    described: set[PurePosixPath] = set()
+    for spec in facts.modules:
+        binary = _module_binary(spec, facts)
+        described.add(binary.path)
+        binaries.append(binary)
+        edges.extend(_structure_edges(binary))
+        if any(c.origin is Origin.CLOSED for c in binary.components):
+            edges.extend(symbol_ties(binary, facts, read_source))
+    for path, obj in sorted(facts.objects.items()):
+        if path in described or not obj.is_module or path.name.endswith(".o"):
+            continue
+        binaries.append(_standalone_module(path, obj))
+    binaries.sort(key=lambda b: str(b.path))
+    return LinkGraph(tuple(binaries), tuple(edges))
+
+
+def _module_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
+    path = spec.directory / f"{spec.name}.ko"
+    built = facts.objects.get(path)
+    components = tuple(account_for(m, facts) for m in spec.members)
+    declared, note = _declared(path, built, components, facts)
+    return Binary(
+        path=path,
+        name=spec.name,
+        kind="kernel-module" if built is not None and built.is_module else "planned",
+        declared=declared,
+        components=components,
+        defined_at=spec.declared_at,
+        license_note=note,
+    )
+
+
+def _standalone_module(path: PurePosixPath, obj: ObjectFacts) -> Binary:
+    declared, note = _declared(path, obj, (), None)
+    name = next((v.decode("utf-8", "replace") for v in obj.modinfo_values("name")), path.stem)
+    return Binary(
+        path, name, "kernel-module", declared, (), None, composition_known=False, license_note=note
+    )
+
+
+def _declared(
+    path: PurePosixPath,
+    built: ObjectFacts | None,
+    components: Iterable[Component],
+    facts: TreeFacts | None,
+) -> tuple[DeclaredLicense | None, str | None]:
+    """The module's declared license: .modinfo when built, MODULE_LICENSE in its sources."""
+    source_decls = []
+    if facts is not None:
+        for c in components:
+            for src in c.sources:
+                sf = facts.sources.get(src)
+                if sf is not None:
+                    source_decls.extend(sf.module_licenses())
+    at = source_decls[0].at if source_decls else None
+    evidence: list[Evidence] = []
+    value: bytes | None = None
+    if built is not None:
+        values = built.modinfo_values("license")
+        if values:
+            value = values[0]
+            evidence.extend(Evidence("modinfo", "license=" + _show(v), path) for v in values)
+    note = None
+    for decl in source_decls:
+        decl_value = decl.value
+        text = f"MODULE_LICENSE({decl.argument})"
+        if decl_value is None and facts is not None:
+            resolved = facts.string_defines.get(decl.argument.strip())
+            if resolved is not None:
+                decl_value = resolved[0]
+                text += (
+                    f" with {decl.argument.strip()} defined as {_show(decl_value)} at {resolved[1]}"
+                )
+        evidence.append(Evidence("modinfo", text, decl.at.path, decl.at.line))
+        if value is None:
+            if decl_value is None:
+                note = (
+                    f"MODULE_LICENSE({decl.argument}) at {decl.at}: "
+                    f"{decl.argument} is not defined as a string in the tree"
+                )
+            else:
+                value = decl_value
+                note = None
+    if value is None:
+        return None, note
+    return DeclaredLicense(value, tuple(evidence), at), None
+
+
+def _show(value: bytes) -> str:
+    """A byte string as C would write it: NULs and non-printables escaped."""
+    out = []
+    for b in value:
+        if b == 0:
+            out.append("\\0")
+        elif b == 0x22:
+            out.append('\\"')
+        elif 32 <= b < 127:
+            out.append(chr(b))
+        else:
+            out.append(f"\\x{b:02x}")
+    return '"' + "".join(out) + '"'
+
+
+def _structure_edges(binary: Binary) -> Iterable[Edge]:
+    for c in binary.components:
+        yield Edge("links", str(binary.path), str(c.path), (c.linked_by,))
+        for src in c.sources:
+            yield Edge(
+                "compiled-from",
+                str(c.path),
+                str(src),
+                (Evidence("makefile", c.reasons[0] if c.reasons else "", src),),
+            )
+
+
+def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> list[Edge]:
+    """Symbols that tie each closed component to the source-built ones of its binary.
+
+    From the objects' symbol tables where the tree is built; from the sources' text (uses
+    of the closed object's symbols) where it is not.
+    """
+    edges: list[Edge] = []
+    closed = [c for c in binary.components if c.origin is Origin.CLOSED]
+    open_ = [c for c in binary.components if c.origin is Origin.SOURCE and c.sources]
+    for cc in closed:
+        for oc in open_:
+            src = oc.sources[0]
+            text = read_source(src)
+            if oc.undefined:
+                calls = oc.undefined & cc.defined
+            elif text is not None:
+                calls = frozenset(symbol_lines(text, cc.defined))
+            else:
+                calls = frozenset()
+            callbacks = cc.undefined & oc.defined
+            if not calls and not callbacks:
+                continue
+            lines = symbol_lines(text, calls | callbacks) if text is not None else {}
+            into = tuple(
+                Evidence(
+                    "symbol",
+                    f"{s} is used by {src}, defined in closed {cc.path}",
+                    src,
+                    lines.get(s),
+                )
+                for s in sorted(calls)
+            )
+            back = tuple(
+                Evidence(
+                    "symbol",
+                    f"{s} is defined in {src}, called by closed {cc.path}",
+                    src,
+                    lines.get(s),
+                )
+                for s in sorted(callbacks)
+            )
+            if into:
+                edges.append(Edge("imports-symbol", str(oc.path), str(cc.path), into))
+            if back:
+                edges.append(Edge("imports-symbol", str(cc.path), str(oc.path), back))
+    return edges
+
+
+def location_of(binary: Binary) -> Location:
+    if binary.defined_at is not None and binary.defined_at.path is not None:
+        return Location(binary.defined_at.path, binary.defined_at.line)
+    return Location(binary.path)

@@ -1,0 +1,362 @@
+"""The data every stage passes on: facts, the link graph's parts, rules and findings.
+
+Stdlib only. Every type is a frozen dataclass built once and never mutated; paths are
+relative to the scan target (``PurePosixPath``) so that results do not depend on where
+the tree was checked out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+
+class FileKind(StrEnum):
+    """What a file is, decided from its content first and its name second."""
+
+    SOURCE = "source"  # C or assembler compiled into objects (also text *_shipped sources)
+    HEADER = "header"
+    BUILD = "build"  # Makefile, Kbuild, dkms.conf, Kbuild's .cmd/.mod records
+    OBJECT = "object"  # any ELF file: .o, *_shipped, .ko, .so, executables
+    ARCHIVE = "archive"  # ar archives (lib*.a, built-in.a)
+    COMPRESSED = "compressed"  # .ko.xz and friends
+    LICENSE_TEXT = "license-text"
+    DATA = "data"  # binary that is not an object: firmware and other blobs (never linked)
+    OTHER = "other"
+
+
+class Origin(StrEnum):
+    """Where a linked component's code comes from."""
+
+    SOURCE = "source"  # built from source present in the tree
+    CLOSED = "closed"  # no source in the tree accounts for it
+    UNKNOWN = "unknown"  # cannot tell (e.g. the target holds only built binaries)
+
+
+class Severity(StrEnum):
+    """Finding severities, ordered by :data:`SEVERITY_RANK`."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in the target: a file and, where one exists, a 1-based line."""
+
+    path: PurePosixPath
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line is not None else str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One link of an evidence chain: what was read, where, and the text that says so.
+
+    ``kind`` is one of the JSON schema's evidence kinds: makefile, symbol, modinfo, dwarf,
+    spdx, scancode, symvers, source.
+    """
+
+    kind: str
+    text: str
+    path: PurePosixPath | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScanIssue:
+    """Something the scan could not read or had to work around.
+
+    ``skipped`` issues make the scan incomplete: a file (or part of one) was not used.
+    Others are notes on input that was odd but fully accounted for.
+    """
+
+    path: PurePosixPath
+    stage: str
+    message: str
+    skipped: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A file of the target as discovery saw it."""
+
+    path: PurePosixPath
+    kind: FileKind
+    size: int
+    note: str | None = None  # e.g. "named .o but holds text"
+
+
+# --- source facts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpdxTag:
+    """An ``SPDX-License-Identifier`` tag, normalized, with the line it was read from."""
+
+    expression: str
+    raw: str
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleInfoDecl:
+    """A ``MODULE_LICENSE``/``MODULE_AUTHOR``/... declaration read from source.
+
+    ``value`` is byte-exact: C escapes are decoded and embedded NULs kept, because the
+    kernel compares the bytes up to the first NUL and a trick may hide text after it.
+    ``value`` is None when the argument is a macro that could not be resolved.
+    """
+
+    tag: str  # "license", "author", "description", ...
+    value: bytes | None
+    argument: str  # the macro argument as written
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ExportDecl:
+    """An ``EXPORT_SYMBOL*`` declaration in source."""
+
+    symbol: str
+    gpl_only: bool
+    namespace: str | None
+    at: Location
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseFinding:
+    """A license found by full text detection (scancode) in a file without a tag."""
+
+    expression: str
+    start_line: int
+    end_line: int
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFacts:
+    """What one source or header file says about itself."""
+
+    path: PurePosixPath
+    spdx: SpdxTag | None = None
+    spdx_error: str | None = None  # a tag that is there but does not parse
+    detected: tuple[LicenseFinding, ...] = ()
+    detected_expression: str | None = None
+    module_info: tuple[ModuleInfoDecl, ...] = ()
+    exports: tuple[ExportDecl, ...] = ()
+    defines: frozenset[str] = frozenset()  # non-static functions defined here
+
+    @property
+    def license(self) -> str | None:
+        """The file's own license: its tag, else what detection found."""
+        if self.spdx is not None:
+            return self.spdx.expression
+        return self.detected_expression
+
+    def module_licenses(self) -> tuple[ModuleInfoDecl, ...]:
+        return tuple(d for d in self.module_info if d.tag == "license")
+
+
+# --- object facts -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModinfoEntry:
+    """One ``key=value`` record of a ``.modinfo`` section, value byte-exact.
+
+    Fragments without ``=`` that follow a record (the ``"GPL\\0..."`` trick leaves them)
+    are appended to its value after a NUL, so nothing the section holds is lost.
+    """
+
+    key: str
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectFacts:
+    """What one ELF file holds."""
+
+    path: PurePosixPath
+    elf_type: str  # REL, DYN, EXEC, CORE
+    machine: str
+    defined: frozenset[str]  # global and weak symbols defined here
+    undefined: frozenset[str]  # global and weak symbols it needs
+    file_symbols: tuple[str, ...] = ()  # STT_FILE names, in table order
+    modinfo: tuple[ModinfoEntry, ...] = ()
+    exports: tuple[tuple[str, bool], ...] = ()  # (symbol, gpl_only) from __ksymtab* sections
+    comment: tuple[str, ...] = ()  # .comment strings (compiler identification)
+    sha256: str = ""
+
+    def modinfo_values(self, key: str) -> tuple[bytes, ...]:
+        return tuple(e.value for e in self.modinfo if e.key == key)
+
+    @property
+    def is_module(self) -> bool:
+        """A kernel module: a relocatable object carrying a module name or license."""
+        return self.elf_type == "REL" and any(e.key in ("name", "license") for e in self.modinfo)
+
+
+# --- build facts --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRef:
+    """An object a build file puts into a module, and the line that does it."""
+
+    path: PurePosixPath  # the object as the build names it, relative to the target
+    via: str  # "objs" (an object list), "ldflags" (a linker flag), "self" (single-object module)
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleSpec:
+    """A module the build files describe: its name and its member objects."""
+
+    name: str
+    directory: PurePosixPath
+    declared_at: Evidence  # the obj-m line
+    members: tuple[MemberRef, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyRule:
+    """An explicit rule that produces a file by copying another (``%: %_shipped``, cp, ln)."""
+
+    target: PurePosixPath
+    source: PurePosixPath
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class BuildFacts:
+    """Everything the build files of the target say."""
+
+    modules: tuple[ModuleSpec, ...] = ()
+    copy_rules: tuple[CopyRule, ...] = ()
+    recorded_members: tuple[tuple[PurePosixPath, tuple[PurePosixPath, ...]], ...] = ()
+    recorded_sources: tuple[tuple[PurePosixPath, PurePosixPath, Evidence], ...] = ()
+
+
+# --- link graph ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """An object linked into a binary, with where its code comes from and why we think so."""
+
+    path: PurePosixPath  # the object as linked, e.g. hv_core.o
+    origin: Origin
+    license: str | None  # SPDX expression, LicenseRef-closed, or None when unknown
+    sources: tuple[PurePosixPath, ...]
+    file: PurePosixPath | None  # the file in the tree that provides it, if any
+    linked_by: Evidence
+    reasons: tuple[str, ...]
+    license_evidence: tuple[Evidence, ...] = ()
+    defined: frozenset[str] = frozenset()
+    undefined: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A link-graph edge ``src -> dst`` of one kind, with its evidence."""
+
+    kind: str  # "links", "compiled-from", "imports-symbol"
+    src: str
+    dst: str
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredLicense:
+    """A module's declared license (MODULE_LICENSE / .modinfo), byte-exact, with its origin."""
+
+    value: bytes
+    evidence: tuple[Evidence, ...]
+    at: Location | None  # the MODULE_LICENSE line when the source is in the tree
+
+    @property
+    def text(self) -> str:
+        """The string as the kernel sees it: up to the first NUL."""
+        return self.value.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+@dataclass(frozen=True, slots=True)
+class Binary:
+    """A linked binary: a built module, or one the build files plan (``planned``)."""
+
+    path: PurePosixPath
+    name: str
+    kind: str  # kernel-module | relocatable | archive | shared-object | executable | planned
+    declared: DeclaredLicense | None
+    components: tuple[Component, ...]
+    defined_at: Evidence | None  # the build line that declares it
+    composition_known: bool = True  # False when only the binary itself is in the target
+    license_note: str | None = None  # why the declared license is unknown, when it is
+
+    def component(self, path: PurePosixPath) -> Component | None:
+        return next((c for c in self.components if c.path == path), None)
+
+
+# --- rules and findings -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A rule as loaded from ``rules/``: data, plus the predicate it applies."""
+
+    id: str
+    name: str
+    title: str
+    severity: Severity
+    predicate: str
+    params: tuple[tuple[str, object], ...]
+    message: str
+    why: str
+    references: tuple[str, ...]
+    source: PurePosixPath
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A violation: which rule, where, about what, and the evidence that shows it."""
+
+    rule: str
+    rule_id: str
+    severity: Severity
+    binary: str | None
+    object: str | None
+    symbol: str | None
+    path: str
+    line: int | None
+    message: str
+    evidence: tuple[Evidence, ...]
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything a reporter needs; reporters see this and nothing else."""
+
+    target: str
+    tool_version: str
+    files: tuple[FileEntry, ...]
+    binaries: tuple[Binary, ...]
+    findings: tuple[Finding, ...]
+    issues: tuple[ScanIssue, ...]
+    edges: tuple[Edge, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    source_count: int = 0
+    object_count: int = 0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def complete(self) -> bool:
+        return not any(i.skipped for i in self.issues)

@@ -1,0 +1,129 @@
+"""License data and the questions rules ask of it (``rules/licenses.yml``).
+
+Which MODULE_LICENSE strings the kernel takes as GPL-compatible (an exact match, as in
+``include/linux/license.h``), what SPDX expression each string means, and how an SPDX
+expression combines with GPL code in one binary.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gplscan.errors import LicenseDataError
+from gplscan.resources import rules_dir
+
+CLOSED = "LicenseRef-closed"
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseData:
+    """The contents of ``licenses.yml``, ready for lookups."""
+
+    gpl_compatible_strings: dict[str, str]
+    other_strings: dict[str, str]
+    gpl: frozenset[str]
+    gpl_incompatible: frozenset[str]
+    gpl2_only_incompatible: frozenset[str]
+    proprietary: frozenset[str]
+
+    def kernel_accepts(self, value: bytes) -> bool:
+        """What ``license_is_gpl_compatible()`` answers: an exact match up to the first NUL."""
+        text = value.split(b"\0", 1)[0].decode("utf-8", "replace")
+        return text in self.gpl_compatible_strings
+
+    def module_string_spdx(self, text: str) -> str | None:
+        """The SPDX meaning of a MODULE_LICENSE string, when the data knows it."""
+        return self.gpl_compatible_strings.get(text) or self.other_strings.get(text)
+
+    def requires_gpl(self, expression: str | None) -> bool:
+        """True when code under ``expression`` is GPL code in every alternative it offers.
+
+        ``GPL-2.0-only OR BSD-3-Clause`` is not: it may be taken under BSD, so linking it
+        with closed code breaks no license.
+        """
+        tree = _parse(expression)
+        return tree is not None and self._all_alternatives(tree, self.gpl)
+
+    def withholds_source(self, expression: str | None) -> bool:
+        """True when every alternative includes closed or proprietary code."""
+        tree = _parse(expression)
+        return tree is not None and self._all_alternatives(tree, self.proprietary)
+
+    def conflicts_with_gpl(self, expression: str | None, gpl_versions: frozenset[str]) -> bool:
+        """True when every alternative includes a license that cannot meet this GPL code."""
+        tree = _parse(expression)
+        if tree is None:
+            return False
+        bad = set(self.gpl_incompatible) | set(self.proprietary)
+        if gpl_versions and all(
+            v.startswith("GPL-2.0-only") or v.startswith("GPL-1.0") for v in gpl_versions
+        ):
+            bad |= self.gpl2_only_incompatible
+        return self._all_alternatives(tree, frozenset(bad))
+
+    def gpl_ids(self, expression: str | None) -> frozenset[str]:
+        """The GPL license ids an expression names."""
+        tree = _parse(expression)
+        if tree is None:
+            return frozenset()
+        return frozenset(k for k in _keys(tree) if k in self.gpl)
+
+    def _all_alternatives(self, node: Any, wanted: frozenset[str]) -> bool:
+        kind = type(node).__name__
+        if kind == "OR":
+            return all(self._all_alternatives(a, wanted) for a in node.args)
+        if kind == "AND":
+            return any(self._all_alternatives(a, wanted) for a in node.args)
+        return _key(node) in wanted
+
+
+def _key(node: Any) -> str:
+    symbol = getattr(node, "license_symbol", node)
+    return str(getattr(symbol, "key", symbol))
+
+
+def _keys(node: Any) -> list[str]:
+    if type(node).__name__ in ("OR", "AND"):
+        return [k for a in node.args for k in _keys(a)]
+    return [_key(node)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(expression: str | None) -> Any:
+    if not expression:
+        return None
+    from license_expression import Licensing
+
+    try:
+        return Licensing().parse(expression, validate=False, simple=False)
+    except Exception:
+        return None
+
+
+def load_license_data(path: Path | None = None) -> LicenseData:
+    """Read and check ``licenses.yml``; raise :class:`LicenseDataError` with the reason."""
+    import yaml
+
+    path = path or rules_dir() / "licenses.yml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise LicenseDataError(f"{path}: {exc}") from exc
+    try:
+        if doc.get("schema") != "gplscan-licenses/1":
+            raise LicenseDataError(f"{path}: expected schema: gplscan-licenses/1")
+        mod = doc["module_licenses"]
+        cats = doc["categories"]
+        return LicenseData(
+            gpl_compatible_strings={e["string"]: e["spdx"] for e in mod["gpl_compatible"]},
+            other_strings={e["string"]: e["spdx"] for e in mod.get("not_gpl_compatible", [])},
+            gpl=frozenset(cats["gpl"]),
+            gpl_incompatible=frozenset(cats["gpl_incompatible"]),
+            gpl2_only_incompatible=frozenset(cats.get("gpl2_only_incompatible", [])),
+            proprietary=frozenset(cats["proprietary"]),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise LicenseDataError(f"{path}: missing or malformed entry: {exc}") from exc

@@ -1,0 +1,202 @@
+"""Where a linked object's code comes from: source in the tree, closed, or unknown.
+
+An object is *closed* when no source in the tree accounts for it: no source of its stem is
+compiled into it, and no source defines the symbols it defines. It is *unknown* when the
+tree holds neither a source nor the object itself (nothing can be said about its code), or
+when the object cannot be read. Every decision carries its reasons, in words.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from gplscan.facts import TreeFacts
+from gplscan.model import (
+    Component,
+    Evidence,
+    FileKind,
+    MemberRef,
+    ObjectFacts,
+    Origin,
+    SourceFacts,
+)
+from gplscan.policy import CLOSED
+
+SOURCE_EXTENSIONS = (".c", ".S", ".s", ".cc", ".cpp", ".rs")
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def license_evidence(sf: SourceFacts | None) -> tuple[tuple[Evidence, ...], tuple[str, ...]]:
+    """Evidence for a source's license, or the reason it has none."""
+    if sf is None:
+        return (), ("its source was not read",)
+    if sf.spdx is not None:
+        return (
+            Evidence("spdx", f"SPDX-License-Identifier: {sf.spdx.raw}", sf.path, sf.spdx.at.line),
+        ), ()
+    if sf.detected_expression:
+        return tuple(
+            Evidence(
+                "scancode",
+                f"{d.expression} (scancode rule {d.rule}, lines {d.start_line}-{d.end_line})",
+                sf.path,
+                d.start_line,
+            )
+            for d in sf.detected
+        ), ()
+    why = sf.spdx_error or "no SPDX-License-Identifier tag and no license text detected"
+    return (Evidence("spdx", why, sf.path),), (f"{sf.path}: {why}",)
+
+
+def account_for(member: MemberRef, facts: TreeFacts) -> Component:
+    """Decide the origin of one member object of a binary."""
+    path = member.path
+    name = path.name
+    stem = str(path)[:-2] if name.endswith(".o") else None
+    built = facts.objects.get(path)
+
+    if stem is not None:
+        for ext in SOURCE_EXTENSIONS:
+            src = PurePosixPath(stem + ext)
+            entry = facts.files.get(src)
+            if entry is not None and entry.kind is FileKind.SOURCE:
+                return _from_source(
+                    member,
+                    src,
+                    facts,
+                    built,
+                    f"Kbuild compiles {name} from {src.name} (rule %.o: %{ext})",
+                )
+
+    provider: PurePosixPath | None = None
+    how = ""
+    copy = facts.copies.get(path)
+    shipped = PurePosixPath(str(path) + "_shipped")
+    if copy is not None:
+        provider = copy.source
+        how = f"the rule at {copy.evidence.path}:{copy.evidence.line} copies {provider} to {name}"
+    elif shipped in facts.files:
+        provider = shipped
+        how = f"Kbuild's rule $(obj)/%: $(src)/%_shipped copies {shipped.name} to {name}"
+    elif path in facts.files:
+        provider = path
+        how = f"{path} is in the target"
+
+    if provider is None or provider not in facts.files:
+        sources = f"{PurePosixPath(stem).name}.c" if stem else "no source"
+        missing = (
+            f"{provider} (named by a copy rule) is not in the target"
+            if provider
+            else (f"neither {sources} nor {name}_shipped nor {name} is in the target")
+        )
+        return Component(
+            path,
+            Origin.UNKNOWN,
+            None,
+            (),
+            None,
+            member.evidence,
+            (f"{missing}: nothing here shows what code it holds",),
+        )
+
+    entry = facts.files[provider]
+    if entry.kind is FileKind.SOURCE:
+        # a text *_shipped file: a generated source copied into place
+        return _from_source(
+            member, provider, facts, built, f"{how}; it is text, a generated source"
+        )
+    if entry.kind is not FileKind.OBJECT:
+        what = entry.note or f"a {entry.kind} file"
+        return Component(
+            path, Origin.UNKNOWN, None, (), provider, member.evidence, (f"{how}, but it is {what}",)
+        )
+    obj = facts.objects.get(provider) or built
+    if obj is None:
+        error = facts.object_errors.get(provider, "it could not be read")
+        return Component(
+            path, Origin.UNKNOWN, None, (), provider, member.evidence, (f"{how}, but {error}",)
+        )
+    return _from_object(member, provider, obj, facts, how)
+
+
+def _from_source(
+    member: MemberRef, src: PurePosixPath, facts: TreeFacts, built: ObjectFacts | None, how: str
+) -> Component:
+    sf = facts.sources.get(src)
+    evidence, reasons = license_evidence(sf)
+    defined = built.defined if built else (sf.defines if sf else frozenset())
+    return Component(
+        path=member.path,
+        origin=Origin.SOURCE,
+        license=sf.license if sf else None,
+        sources=(src,),
+        file=src,
+        linked_by=member.evidence,
+        reasons=(how, *reasons),
+        license_evidence=evidence,
+        defined=defined,
+        undefined=built.undefined if built else frozenset(),
+    )
+
+
+def _from_object(
+    member: MemberRef, provider: PurePosixPath, obj: ObjectFacts, facts: TreeFacts, how: str
+) -> Component:
+    defined = sorted(obj.defined)
+    if defined:
+        owners = set(facts.definers.get(defined[0], ()))
+        for symbol in defined[1:]:
+            owners &= set(facts.definers.get(symbol, ()))
+            if not owners:
+                break
+        if owners:
+            src = sorted(owners)[0]
+            sf = facts.sources.get(src)
+            evidence, reasons = license_evidence(sf)
+            return Component(
+                path=member.path,
+                origin=Origin.SOURCE,
+                license=sf.license if sf else None,
+                sources=tuple(sorted(owners)),
+                file=provider,
+                linked_by=member.evidence,
+                reasons=(
+                    f"{how}; every symbol it defines ({_few(defined)}) is defined in {src}",
+                    *reasons,
+                ),
+                license_evidence=evidence,
+                defined=obj.defined,
+                undefined=obj.undefined,
+            )
+    stem = member.path.name[:-2] if member.path.name.endswith(".o") else member.path.name
+    reasons = [
+        f"no {stem}.c or {stem}.S in the tree compiles to {member.path.name}",
+        f"{how}: an ELF {obj.elf_type} object for {obj.machine}",
+    ]
+    if defined:
+        reasons.append(f"no source in the tree defines the symbols it defines: {_few(defined)}")
+    else:
+        reasons.append("it defines no global symbols")
+    names = [n for n in obj.file_symbols if n.endswith(SOURCE_EXTENSIONS)]
+    if names:
+        missing = [n for n in names if n not in facts.source_names]
+        if missing:
+            reasons.append(
+                f"its symbol table names source file(s) {_few(missing)}, "
+                "which the tree does not hold"
+            )
+    return Component(
+        path=member.path,
+        origin=Origin.CLOSED,
+        license=CLOSED,
+        sources=(),
+        file=provider,
+        linked_by=member.evidence,
+        reasons=tuple(reasons),
+        defined=obj.defined,
+        undefined=obj.undefined,
+    )

@@ -1,0 +1,1 @@
+"""Reporters: pure functions from a ScanResult to text. They know nothing of how it was made."""

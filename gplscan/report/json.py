@@ -1,0 +1,91 @@
+"""The JSON report, schema ``gplscan/1`` (DESIGN.md), plus the scan's own ``issues``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity
+
+SCHEMA = "gplscan/1"
+
+
+def _evidence(e: Evidence) -> dict[str, Any]:
+    return {
+        "kind": e.kind,
+        "path": str(e.path) if e.path is not None else None,
+        "line": e.line,
+        "text": e.text,
+    }
+
+
+def _binary(b: Binary) -> dict[str, Any]:
+    licenses = sorted({c.license for c in b.components if c.license})
+    return {
+        "path": str(b.path),
+        "kind": b.kind,
+        "declared_license": b.declared.value.decode("utf-8", "surrogateescape")
+        if b.declared is not None
+        else None,
+        "licenses": licenses,
+        "components": [
+            {
+                "path": str(c.path),
+                "origin": str(c.origin),
+                "sources": [str(s) for s in c.sources],
+                "license": c.license,
+                "file": str(c.file) if c.file is not None else None,
+                "reasons": list(c.reasons),
+            }
+            for c in b.components
+        ],
+        "composition_known": b.composition_known,
+        "license_note": b.license_note,
+    }
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "rule": f.rule,
+        "rule_id": f.rule_id,
+        "severity": str(f.severity),
+        "binary": f.binary,
+        "object": f.object,
+        "symbol": f.symbol,
+        "path": f.path,
+        "line": f.line,
+        "message": f.message,
+        "evidence": [_evidence(e) for e in f.evidence],
+        "fingerprint": f.fingerprint,
+    }
+
+
+def _issue(i: ScanIssue) -> dict[str, Any]:
+    return {"path": str(i.path), "stage": i.stage, "message": i.message, "skipped": i.skipped}
+
+
+def as_dict(result: ScanResult) -> dict[str, Any]:
+    counts = {str(s): 0 for s in Severity}
+    for f in result.findings:
+        counts[str(f.severity)] += 1
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "gplscan", "version": result.tool_version},
+        "target": result.target,
+        "summary": {
+            "files": len(result.files),
+            "sources": result.source_count,
+            "objects": result.object_count,
+            "binaries": len(result.binaries),
+            "findings": counts,
+        },
+        "binaries": [_binary(b) for b in result.binaries],
+        "findings": [_finding(f) for f in result.findings],
+        "complete": result.complete,
+        "issues": [_issue(i) for i in result.issues],
+    }
+
+
+def render(result: ScanResult) -> str:
+    """The report as indented JSON text (keys in schema order, deterministic)."""
+    return json.dumps(as_dict(result), indent=2) + "\n"

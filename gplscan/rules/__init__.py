@@ -1,0 +1,87 @@
+"""Rules are data: one YAML file per rule in ``rules/``, checked against ``schema.json``.
+
+Loading fails loudly (:class:`RuleError` naming the file and the problem) on unknown keys,
+unknown predicates, duplicate ids or names, so a typo in a rule never silently disables it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+
+from gplscan.errors import RuleError
+from gplscan.model import Rule, Severity
+from gplscan.resources import rules_dir
+
+
+def load_rules(directory: Path | None = None) -> tuple[Rule, ...]:
+    """Every rule in ``directory`` (default: gplscan's own ``rules/``), sorted by id."""
+    import jsonschema
+    import yaml
+
+    from gplscan.rules.predicates import PREDICATES
+
+    directory = directory or rules_dir()
+    try:
+        schema = json.loads((directory / "schema.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RuleError(f"{directory}/schema.json: cannot load the rule schema: {exc}") from exc
+    validator = jsonschema.Draft202012Validator(schema)
+    rules: list[Rule] = []
+    seen_ids: dict[str, Path] = {}
+    seen_names: dict[str, Path] = {}
+    for path in sorted(directory.glob("GPL*.yaml")):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise RuleError(f"{path.name}: not readable YAML: {exc}") from exc
+        errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+        if errors:
+            where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+            raise RuleError(f"{path.name}: {where}: {errors[0].message}")
+        if doc.get("deprecated"):
+            continue
+        predicate = doc["when"]["predicate"]
+        if predicate not in PREDICATES:
+            raise RuleError(
+                f"{path.name}: unknown predicate {predicate!r} "
+                f"(known: {', '.join(sorted(PREDICATES))})"
+            )
+        if doc["id"] in seen_ids:
+            raise RuleError(
+                f"{path.name}: id {doc['id']} already used by {seen_ids[doc['id']].name}"
+            )
+        if doc["name"] in seen_names:
+            raise RuleError(
+                f"{path.name}: name {doc['name']} already used by {seen_names[doc['name']].name}"
+            )
+        if not path.name.startswith(f"{doc['id']}-{doc['name']}"):
+            raise RuleError(f"{path.name}: file name must be {doc['id']}-{doc['name']}.yaml")
+        seen_ids[doc["id"]] = path
+        seen_names[doc["name"]] = path
+        params = doc["when"].get("params") or {}
+        rules.append(
+            Rule(
+                id=doc["id"],
+                name=doc["name"],
+                title=doc["title"],
+                severity=Severity(doc["severity"]),
+                predicate=predicate,
+                params=tuple(sorted((k, _freeze(v)) for k, v in params.items())),
+                message=" ".join(doc["message"].split()),
+                why=" ".join(doc["why"].split()),
+                references=tuple(doc["references"]),
+                source=PurePosixPath("rules") / path.name,
+            )
+        )
+    if not rules:
+        raise RuleError(f"{directory}: no rule files (GPL*.yaml) found")
+    return tuple(rules)
+
+
+def _freeze(value: object) -> object:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value

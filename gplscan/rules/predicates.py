@@ -1,0 +1,332 @@
+"""The vocabulary rules are written in: small predicates over one binary of the link graph.
+
+Each predicate yields :class:`Match` values: the primary location, the object or symbol,
+the evidence chain and the fields the rule's message template may use. Adding a rule means
+writing YAML; adding a predicate means adding a function here and its unit test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from gplscan.model import Binary, Component, Edge, Evidence, Location, Origin
+from gplscan.policy import LicenseData
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What predicates may consult besides the binary itself."""
+
+    licenses: LicenseData
+    edges: tuple[Edge, ...] = ()
+    _ties: dict[str, list[Edge]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for edge in self.edges:
+            if edge.kind == "imports-symbol":
+                self._ties.setdefault(edge.src, []).append(edge)
+                self._ties.setdefault(edge.dst, []).append(edge)
+
+    def ties(self, binary: Binary, component: Component) -> list[Edge]:
+        """Symbol edges between ``component`` and the other components of ``binary``."""
+        members = {str(c.path) for c in binary.components}
+        key = str(component.path)
+        return [
+            e
+            for e in self._ties.get(key, [])
+            if (e.src == key and e.dst in members) or (e.dst == key and e.src in members)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One place a rule fires."""
+
+    location: Location
+    object: str | None
+    symbol: str | None
+    evidence: tuple[Evidence, ...]
+    fields: Mapping[str, str]
+
+
+Predicate = Callable[[Context, Binary, Mapping[str, object]], Iterable[Match]]
+
+
+# --- shared questions ---------------------------------------------------------------------
+
+
+def gpl_code(ctx: Context, binary: Binary) -> tuple[str, tuple[Evidence, ...]]:
+    """Describe the GPL code a binary holds ("" when none), with the evidence for it."""
+    by_license: dict[str, list[Component]] = {}
+    for c in binary.components:
+        if c.origin is Origin.SOURCE and ctx.licenses.requires_gpl(c.license):
+            by_license.setdefault(c.license or "", []).append(c)
+    evidence: list[Evidence] = []
+    parts: list[str] = []
+    for license, comps in sorted(by_license.items()):
+        names = [str(c.sources[0] if c.sources else c.path) for c in comps]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        parts.append(f"{license} in {shown}")
+        evidence.extend(e for c in comps[:3] for e in _license_evidence(c))
+    declared = binary.declared
+    if declared is not None and ctx.licenses.kernel_accepts(declared.value):
+        meaning = ctx.licenses.module_string_spdx(declared.text)
+        if not parts and ctx.licenses.requires_gpl(meaning):
+            parts.append(f'declared MODULE_LICENSE("{declared.text}")')
+        evidence.extend(declared.evidence[:1])
+    return "; ".join(parts), tuple(evidence)
+
+
+def _license_evidence(c: Component) -> Iterable[Evidence]:
+    return c.license_evidence
+
+
+def _closed_evidence(c: Component) -> list[Evidence]:
+    out = [c.linked_by]
+    out.extend(Evidence("symbol", r, c.file) for r in c.reasons)
+    return out
+
+
+def _declared_location(binary: Binary) -> Location:
+    if binary.declared is not None and binary.declared.at is not None:
+        return binary.declared.at
+    if binary.defined_at is not None and binary.defined_at.path is not None:
+        return Location(binary.defined_at.path, binary.defined_at.line)
+    return Location(binary.path)
+
+
+def _ties_text(ctx: Context, binary: Binary, c: Component) -> tuple[str, list[Evidence]]:
+    edges = ctx.ties(binary, c)
+    if not edges:
+        return "", []
+    into = sorted({s for e in edges if e.dst == str(c.path) for s in _symbols(e)})
+    back = sorted({s for e in edges if e.src == str(c.path) for s in _symbols(e)})
+    parts = []
+    if into:
+        parts.append(f"GPL code calls {_few(into)} in it")
+    if back:
+        parts.append(f"it calls back {_few(back)}")
+    evidence = [ev for e in edges for ev in e.evidence]
+    return ": " + " and ".join(parts), evidence
+
+
+def _symbols(edge: Edge) -> list[str]:
+    return [ev.text.split()[0] for ev in edge.evidence if ev.kind == "symbol" and ev.text]
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+# --- predicates ---------------------------------------------------------------------------
+
+
+def links_closed_object(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """A closed component in a binary that holds GPL code."""
+    closed = [c for c in binary.components if c.origin is Origin.CLOSED]
+    if not closed:
+        return
+    gpl, gpl_evidence = gpl_code(ctx, binary)
+    if not gpl:
+        return
+    for c in closed:
+        ties, tie_evidence = _ties_text(ctx, binary, c)
+        yield Match(
+            location=_where(c.linked_by),
+            object=str(c.path),
+            symbol=None,
+            evidence=(*_closed_evidence(c), *tie_evidence, *gpl_evidence),
+            fields={"object": str(c.path), "gpl_code": gpl, "ties": ties},
+        )
+
+
+def links_incompatible_license(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """A source component under a license that cannot meet the binary's GPL code."""
+    gpl, gpl_evidence = gpl_code(ctx, binary)
+    if not gpl:
+        return
+    versions = frozenset(v for c in binary.components for v in ctx.licenses.gpl_ids(c.license))
+    for c in binary.components:
+        if c.origin is not Origin.SOURCE or not c.license:
+            continue
+        if ctx.licenses.requires_gpl(c.license):
+            continue
+        if ctx.licenses.conflicts_with_gpl(c.license, versions):
+            yield Match(
+                location=_where(c.linked_by),
+                object=str(c.path),
+                symbol=None,
+                evidence=(c.linked_by, *_license_evidence(c), *gpl_evidence),
+                fields={"object": str(c.path), "license": c.license, "gpl_code": gpl},
+            )
+
+
+def declared_compatible_but_holds_closed(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """MODULE_LICENSE is one the kernel accepts, but closed or incompatible code is inside."""
+    declared = binary.declared
+    if declared is None or not ctx.licenses.kernel_accepts(declared.value):
+        return
+    closed = [c for c in binary.components if c.origin is Origin.CLOSED]
+    bad = [
+        c
+        for c in binary.components
+        if c.origin is Origin.SOURCE
+        and c.license
+        and not ctx.licenses.requires_gpl(c.license)
+        and ctx.licenses.conflicts_with_gpl(c.license, frozenset())
+    ]
+    if not closed and not bad:
+        return
+    what = []
+    if closed:
+        what.append(
+            "closed object"
+            + ("s " if len(closed) > 1 else " ")
+            + ", ".join(str(c.path) for c in closed)
+        )
+    if bad:
+        what.append("code under " + ", ".join(f"{c.license} ({c.path})" for c in bad))
+    evidence = [*declared.evidence, *(c.linked_by for c in [*closed, *bad])]
+    yield Match(
+        location=_declared_location(binary),
+        object=str(closed[0].path) if closed else str(bad[0].path),
+        symbol=None,
+        evidence=tuple(evidence),
+        fields={"declared": declared.text, "what": " and ".join(what)},
+    )
+
+
+def license_string_trick(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """Text hidden after a NUL, or appended to a GPL-compatible name."""
+    declared = binary.declared
+    if declared is None:
+        return
+    seen, nul, hidden = declared.value.partition(b"\0")
+    text = seen.decode("utf-8", "replace")
+    reason = None
+    if nul and hidden.strip(b"\0 "):
+        reason = f"text after a NUL: {hidden.decode('utf-8', 'replace')!r}"
+    elif text not in ctx.licenses.gpl_compatible_strings:
+        for name in sorted(ctx.licenses.gpl_compatible_strings, key=len, reverse=True):
+            rest = text[len(name) :]
+            if text.startswith(name) and rest and not rest[0].isalnum():
+                reason = f"text after the GPL-compatible name {name!r}: {rest!r}"
+                break
+    if reason is None:
+        return
+    yield Match(
+        location=_declared_location(binary),
+        object=None,
+        symbol=None,
+        evidence=declared.evidence,
+        fields={"declared": text, "hidden": reason},
+    )
+
+
+def declared_license_category(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """The declared module license falls in one of ``params['categories']``.
+
+    Categories: ``proprietary`` (a string the kernel rejects that means closed code),
+    ``incompatible`` (a free license the GPL cannot meet), ``unrecognized`` (a string the
+    kernel rejects and the license data does not know), ``missing`` (no MODULE_LICENSE
+    where the module's sources or .modinfo are in the target).
+    """
+    wanted = set(params.get("categories", ()))  # type: ignore[call-overload]
+    declared = binary.declared
+    if declared is None:
+        readable = binary.kind != "planned" or any(
+            c.origin is Origin.SOURCE for c in binary.components
+        )
+        if "missing" in wanted and readable and binary.license_note is None:
+            yield Match(
+                _declared_location(binary),
+                None,
+                None,
+                tuple(e for e in [binary.defined_at] if e is not None),
+                {"declared_text": "declares no MODULE_LICENSE", "license": "none"},
+            )
+        return
+    if ctx.licenses.kernel_accepts(declared.value):
+        return
+    meaning = ctx.licenses.module_string_spdx(declared.text)
+    if meaning is None:
+        category = "unrecognized"
+    elif ctx.licenses.withholds_source(meaning):
+        category = "proprietary"
+    elif ctx.licenses.conflicts_with_gpl(meaning, frozenset()):
+        category = "incompatible"
+    else:
+        category = "unrecognized"
+    if category not in wanted:
+        return
+    yield Match(
+        location=_declared_location(binary),
+        object=None,
+        symbol=None,
+        evidence=declared.evidence,
+        fields={
+            "declared_text": f'declares MODULE_LICENSE("{declared.text}")',
+            "license": meaning or "unknown",
+        },
+    )
+
+
+def source_without_license(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """A source-built component with no license, inside a binary holding GPL code."""
+    unlicensed = [c for c in binary.components if c.origin is Origin.SOURCE and not c.license]
+    if not unlicensed:
+        return
+    gpl, _ = gpl_code(ctx, binary)
+    if not gpl:
+        return
+    for c in unlicensed:
+        source = str(c.sources[0]) if c.sources else str(c.path)
+        yield Match(
+            location=Location(PurePosixPath(source)),
+            object=str(c.path),
+            symbol=None,
+            evidence=(c.linked_by, *c.license_evidence),
+            fields={"object": str(c.path), "source": source},
+        )
+
+
+def closed_component(ctx: Context, binary: Binary, params: Mapping[str, object]) -> Iterable[Match]:
+    """Every closed component, GPL code or not."""
+    for c in binary.components:
+        if c.origin is Origin.CLOSED:
+            yield Match(
+                _where(c.linked_by),
+                str(c.path),
+                None,
+                tuple(_closed_evidence(c)),
+                {"object": str(c.path)},
+            )
+
+
+def _where(evidence: Evidence) -> Location:
+    return Location(evidence.path or PurePosixPath("."), evidence.line)
+
+
+PREDICATES: dict[str, Predicate] = {
+    "links_closed_object": links_closed_object,
+    "links_incompatible_license": links_incompatible_license,
+    "declared_compatible_but_holds_closed": declared_compatible_but_holds_closed,
+    "license_string_trick": license_string_trick,
+    "declared_license_category": declared_license_category,
+    "source_without_license": source_without_license,
+    "closed_component": closed_component,
+}
