@@ -258,9 +258,12 @@ def _render(result: ScanResult, fmt: str, color: bool) -> str:
         from gplscan.report import json as json_report
 
         return json_report.render(result)
+    import shutil
+
     from gplscan.report import terminal
 
-    return terminal.render(result, color=color)
+    width = shutil.get_terminal_size().columns if color else None
+    return terminal.render(result, color=color, width=width)
 
 
 def exit_code(result: ScanResult, fail_on: str, allow_partial: bool) -> int:

@@ -177,23 +177,16 @@ def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> li
             callbacks = cc.undefined & oc.defined
             if not calls and not callbacks:
                 continue
-            lines = symbol_lines(text, calls | callbacks) if text is not None else {}
+            uses = symbol_lines(text, calls) if text is not None else {}
+            defs = symbol_lines(text, callbacks, want="definition") if text is not None else {}
             into = tuple(
-                Evidence(
-                    "symbol",
-                    f"{s} is used by {src}, defined in closed {cc.path}",
-                    src,
-                    lines.get(s),
-                )
+                Evidence("symbol", f"{s} is used by {src}, defined in closed {cc.path}", src,
+                         uses.get(s))
                 for s in sorted(calls)
             )
             back = tuple(
-                Evidence(
-                    "symbol",
-                    f"{s} is defined in {src}, called by closed {cc.path}",
-                    src,
-                    lines.get(s),
-                )
+                Evidence("symbol", f"{s} is defined in {src}, called by closed {cc.path}", src,
+                         defs.get(s))
                 for s in sorted(callbacks)
             )
             if into:

@@ -260,6 +260,7 @@ class Component:
     linked_by: Evidence
     reasons: tuple[str, ...]
     license_evidence: tuple[Evidence, ...] = ()
+    provenance: tuple[Evidence, ...] = ()  # the reasons, as evidence with kinds and places
     defined: frozenset[str] = frozenset()
     undefined: frozenset[str] = frozenset()
 

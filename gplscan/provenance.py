@@ -173,22 +173,24 @@ def _from_object(
                 undefined=obj.undefined,
             )
     stem = member.path.name[:-2] if member.path.name.endswith(".o") else member.path.name
-    reasons = [
-        f"no {stem}.c or {stem}.S in the tree compiles to {member.path.name}",
-        f"{how}: an ELF {obj.elf_type} object for {obj.machine}",
+    no_source = f"no {stem}.c or {stem}.S in the tree compiles to {member.path.name}"
+    comes_from = f"{how}: an ELF {obj.elf_type} object for {obj.machine}"
+    evidence = [
+        Evidence("makefile", no_source, member.evidence.path, member.evidence.line),
+        Evidence("makefile", comes_from, provider),
     ]
     if defined:
-        reasons.append(f"no source in the tree defines the symbols it defines: {_few(defined)}")
+        text = f"no source in the tree defines the symbols it defines: {_few(defined)}"
     else:
-        reasons.append("it defines no global symbols")
+        text = "it defines no global symbols"
+    evidence.append(Evidence("symbol", text, provider))
     names = [n for n in obj.file_symbols if n.endswith(SOURCE_EXTENSIONS)]
-    if names:
-        missing = [n for n in names if n not in facts.source_names]
-        if missing:
-            reasons.append(
-                f"its symbol table names source file(s) {_few(missing)}, "
-                "which the tree does not hold"
-            )
+    missing = [n for n in names if n not in facts.source_names]
+    if missing:
+        evidence.append(Evidence("symbol", f"its symbol table (STT_FILE) names source file(s) "
+                                           f"{_few(missing)}, which the tree does not hold",
+                                 provider))
+    reasons = [e.text for e in evidence]
     return Component(
         path=member.path,
         origin=Origin.CLOSED,
@@ -197,6 +199,7 @@ def _from_object(
         file=provider,
         linked_by=member.evidence,
         reasons=tuple(reasons),
+        provenance=tuple(evidence),
         defined=obj.defined,
         undefined=obj.undefined,
     )

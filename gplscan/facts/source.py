@@ -189,18 +189,40 @@ def _function_name(decl: list[str]) -> str | None:
     return None
 
 
-def symbol_lines(text: str, symbols: Iterable[str]) -> dict[str, int]:
-    """First line (1-based) where each of ``symbols`` appears as an identifier in code."""
+def symbol_lines(text: str, symbols: Iterable[str], *, want: str = "use") -> dict[str, int]:
+    """The line (1-based) that best shows each of ``symbols`` in the code of ``text``.
+
+    ``want="use"`` prefers a mention inside a function body (a call) over a prototype;
+    ``want="definition"`` prefers the file-scope mention that a ``{`` follows before any
+    ``;`` (the definition). Either falls back to the first mention.
+    """
     wanted = set(symbols)
     if not wanted:
         return {}
-    code = ctext.strip_comments(text, strings=True)
+    code = ctext.strip_comments(ctext.blank_directives(text), strings=True)
     lines = ctext.LineIndex(code)
-    found: dict[str, int] = {}
-    for m in _IDENT.finditer(code):
-        name = m.group(0)
-        if name in wanted and name not in found:
-            found[name] = lines.line(m.start())
-            if len(found) == len(wanted):
-                break
-    return found
+    first: dict[str, int] = {}
+    best: dict[str, int] = {}
+    depth = 0
+    for m in _SCOPE_TOKENS.finditer(code):
+        tok = m.group(0)
+        if tok == "{":
+            depth += 1
+            continue
+        if tok == "}":
+            depth = max(0, depth - 1)
+            continue
+        if tok not in wanted or tok in best:
+            continue
+        offset = m.start()
+        first.setdefault(tok, offset)
+        if want == "use" and depth > 0:
+            best[tok] = offset
+        elif want == "definition" and depth == 0:
+            brace, semi = code.find("{", offset), code.find(";", offset)
+            if brace >= 0 and (semi < 0 or brace < semi):
+                best[tok] = offset
+    return {name: lines.line(best.get(name, offset)) for name, offset in first.items()}
+
+
+_SCOPE_TOKENS = re.compile(r"[A-Za-z_]\w*|[{}]")

@@ -97,16 +97,16 @@ def summary_line(result: ScanResult) -> str:
     return text
 
 
-def render(result: ScanResult, *, color: bool = False, width: int = 100) -> str:
-    """The report as text (with ANSI colour when ``color``)."""
+def render(result: ScanResult, *, color: bool = False, width: int | None = None) -> str:
+    """The report as text (with ANSI colour when ``color``), wrapped at ``width`` if given."""
     buffer = io.StringIO()
     console = Console(
         file=buffer,
         force_terminal=color,
         no_color=not color,
-        width=width,
+        width=width or 200,
         highlight=False,
-        soft_wrap=False,
+        soft_wrap=width is None,
     )
     console.print(
         Text.assemble(

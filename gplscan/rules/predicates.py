@@ -84,9 +84,7 @@ def _license_evidence(c: Component) -> Iterable[Evidence]:
 
 
 def _closed_evidence(c: Component) -> list[Evidence]:
-    out = [c.linked_by]
-    out.extend(Evidence("symbol", r, c.file) for r in c.reasons)
-    return out
+    return [c.linked_by, *c.provenance]
 
 
 def _declared_location(binary: Binary) -> Location:

@@ -1,0 +1,115 @@
+"""Build facts from Kbuild files and Makefiles: modules, members, ldflags blobs, loops."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from gplscan.facts.kbuild import build_file_for, read_kbuild
+from gplscan.model import ScanIssue
+
+
+def read(tmp_path: Path, text: str, name: str = "Makefile"):  # type: ignore[no-untyped-def]
+    (tmp_path / name).write_text(text)
+    issues: list[ScanIssue] = []
+    modules, copies = read_kbuild(tmp_path / name, tmp_path, issues)
+    return {m.name: m for m in modules}, copies, issues
+
+
+def members(module) -> list[tuple[str, str, int | None]]:  # type: ignore[no-untyped-def]
+    return [(str(m.path), m.via, m.evidence.line) for m in module.members]
+
+
+OUT_OF_TREE = """\
+# out-of-tree module wrapper
+ifneq ($(KERNELRELEASE),)
+\tobj-m += wl.o
+\twl-objs := src/a.o \\
+\t\tsrc/b.o
+\twl-objs += $(addprefix src/, c.o d.o)
+EXTRA_LDFLAGS := $(src)/lib/wlc_hybrid.o_shipped
+else
+KDIR ?= /lib/modules/$(shell uname -r)/build
+default:
+\t$(MAKE) -C $(KDIR) M=$(PWD) modules
+endif
+"""
+
+
+def test_objs_lists_functions_and_ldflags_blobs(tmp_path: Path) -> None:
+    modules, _, issues = read(tmp_path, OUT_OF_TREE)
+    assert set(modules) == {"wl"}
+    assert members(modules["wl"]) == [
+        ("src/a.o", "objs", 4),
+        ("src/b.o", "objs", 4),
+        ("src/c.o", "objs", 6),
+        ("src/d.o", "objs", 6),
+        ("lib/wlc_hybrid.o_shipped", "ldflags", 7),
+    ]
+    assert modules["wl"].declared_at.line == 3
+    assert not issues
+
+
+def test_config_options_read_as_m_and_conditionals(tmp_path: Path) -> None:
+    modules, _, _ = read(
+        tmp_path,
+        "obj-$(CONFIG_FOO) += foo.o\nfoo-y := main.o\n"
+        "ifeq ($(CONFIG_BAR),y)\nfoo-y += bar.o\nelse\nfoo-y += nobar.o\nendif\n"
+        "ifdef CONFIG_BAZ\nfoo-y += baz.o\nendif\n"
+        "obj-y += builtin.o\n",
+    )
+    assert set(modules) == {"foo"}
+    assert [m[0] for m in members(modules["foo"])] == ["main.o", "nobar.o", "baz.o"]
+
+
+def test_single_object_module_and_explicit_copy_rule(tmp_path: Path) -> None:
+    modules, copies, _ = read(
+        tmp_path,
+        "obj-m := single.o\n$(obj)/blob.o: $(src)/blob.o_shipped\n\tcp $< $@\n",
+    )
+    assert members(modules["single"]) == [("single.o", "self", 1)]
+    assert [(str(c.target), str(c.source), c.evidence.line) for c in copies] == [
+        ("blob.o", "blob.o_shipped", 2)
+    ]
+
+
+def test_self_include_and_recursive_variable_are_cut_and_reported(tmp_path: Path) -> None:
+    modules, _, issues = read(
+        tmp_path,
+        "include Makefile\n-include missing.mk\nLOOP = $(LOOP) x.o\n"
+        "obj-m += m.o\nm-objs := $(LOOP) a.o\n",
+    )
+    # make itself stops here; gplscan cuts the self-reference and keeps the rest
+    assert [m[0] for m in members(modules["m"])] == ["x.o", "a.o"]
+    messages = " ".join(i.message for i in issues)
+    assert "would loop" in messages and "refers to itself" in messages
+    assert all(not i.skipped for i in issues), "cut loops lose nothing: notes, not skips"
+
+
+def test_mutual_includes_terminate(tmp_path: Path) -> None:
+    (tmp_path / "a.mk").write_text("include b.mk\nobj-m += a.o\n")
+    (tmp_path / "b.mk").write_text("include a.mk\nobj-m += b.o\n")
+    modules, _, issues = read(tmp_path, "include a.mk\n")
+    assert set(modules) == {"a", "b"}
+    assert any("would loop" in i.message for i in issues)
+
+
+def test_members_outside_the_target_are_reported(tmp_path: Path) -> None:
+    sub = tmp_path / "drv"
+    sub.mkdir()
+    (sub / "Kbuild").write_text("obj-m += m.o\nm-objs := ../../../etc/evil.o ok.o\n")
+    issues: list[ScanIssue] = []
+    modules, _ = read_kbuild(sub / "Kbuild", tmp_path, issues)
+    assert [str(m.path) for m in modules[0].members] == ["drv/ok.o"]
+    assert any("outside the target" in i.message for i in issues)
+
+
+def test_kbuild_file_wins_over_makefile(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text("all:\n")
+    (tmp_path / "Kbuild").write_text("obj-m += m.o\n")
+    assert build_file_for(tmp_path) == tmp_path / "Kbuild"
+    assert build_file_for(tmp_path / "nothing") is None
+
+
+def test_evidence_paths_are_relative(tmp_path: Path) -> None:
+    modules, _, _ = read(tmp_path, "obj-m += m.o\n", name="Kbuild")
+    assert modules["m"].declared_at.path == PurePosixPath("Kbuild")
