@@ -102,7 +102,7 @@ def detect_licenses(path: Path) -> LicenseDetection:
     if not raw:
         return EMPTY
     texts = {id(m): m.matched_text(whole_lines=False, highlight=False) for m in raw}
-    kept = [m for m in raw if not is_kernel_idiom(texts[id(m)])]
+    kept = [m for m in raw if not _is_idiom_match(m, texts[id(m)])]
     matches = tuple(
         LicenseMatch(
             expression=_spdx_expression(m.rule.license_expression),
@@ -131,10 +131,28 @@ def is_kernel_idiom(matched_text: str) -> bool:
     return seen_idiom
 
 
-def _is_idiom_line(line: str) -> bool:
+def _is_idiom_match(match: Any, matched_text: str) -> bool:
+    """True for a match on a kernel idiom, including a fragment of one.
+
+    scancode's tokenizer splits at ``_``, so ``EXPORT_SYMBOL_NS_GPL(x, "NS");`` yields a bare
+    ``GPL(`` match: a match is also an idiom when every whole line it spans is an idiom call with
+    nothing else on the line (no comment that could hold license words of its own).
+    """
+    if is_kernel_idiom(matched_text):
+        return True
+    whole = match.matched_text(whole_lines=True, highlight=False)
+    lines = [line.strip() for line in whole.splitlines() if line.strip()]
+    return bool(lines) and all(_is_idiom_line(line, comment=False) for line in lines)
+
+
+def _is_idiom_line(line: str, comment: bool = True) -> bool:
+    """True when ``line`` is one idiom call, followed by a comment if ``comment`` allows it."""
     for pattern in KERNEL_IDIOMS:
         m = pattern.match(line)
-        if m is not None and _TRAILING_COMMENT.fullmatch(line, m.end()):
+        if m is None:
+            continue
+        rest = line[m.end() :]
+        if not rest.strip() or (comment and _TRAILING_COMMENT.fullmatch(rest)):
             return True
     return False
 
