@@ -21,6 +21,7 @@ from gplscan.model import (
     Edge,
     Evidence,
     Location,
+    ModuleInfoDecl,
     ModuleSpec,
     ObjectFacts,
     Origin,
@@ -87,7 +88,7 @@ def _declared(
     facts: TreeFacts | None,
 ) -> tuple[DeclaredLicense | None, str | None]:
     """The module's declared license: .modinfo when built, MODULE_LICENSE in its sources."""
-    source_decls = []
+    source_decls: list[ModuleInfoDecl] = []
     if facts is not None:
         for c in components:
             for src in c.sources:
@@ -180,13 +181,18 @@ def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> li
             uses = symbol_lines(text, calls) if text is not None else {}
             defs = symbol_lines(text, callbacks, want="definition") if text is not None else {}
             into = tuple(
-                Evidence("symbol", f"{s} is used by {src}, defined in closed {cc.path}", src,
-                         uses.get(s))
+                Evidence(
+                    "symbol", f"{s} is used by {src}, defined in closed {cc.path}", src, uses.get(s)
+                )
                 for s in sorted(calls)
             )
             back = tuple(
-                Evidence("symbol", f"{s} is defined in {src}, called by closed {cc.path}", src,
-                         defs.get(s))
+                Evidence(
+                    "symbol",
+                    f"{s} is defined in {src}, called by closed {cc.path}",
+                    src,
+                    defs.get(s),
+                )
                 for s in sorted(callbacks)
             )
             if into:

@@ -156,7 +156,7 @@ def _from_object(
         if owners:
             src = sorted(owners)[0]
             sf = facts.sources.get(src)
-            evidence, reasons = license_evidence(sf)
+            lic_evidence, lic_reasons = license_evidence(sf)
             return Component(
                 path=member.path,
                 origin=Origin.SOURCE,
@@ -166,16 +166,16 @@ def _from_object(
                 linked_by=member.evidence,
                 reasons=(
                     f"{how}; every symbol it defines ({_few(defined)}) is defined in {src}",
-                    *reasons,
+                    *lic_reasons,
                 ),
-                license_evidence=evidence,
+                license_evidence=lic_evidence,
                 defined=obj.defined,
                 undefined=obj.undefined,
             )
     stem = member.path.name[:-2] if member.path.name.endswith(".o") else member.path.name
     no_source = f"no {stem}.c or {stem}.S in the tree compiles to {member.path.name}"
     comes_from = f"{how}: an ELF {obj.elf_type} object for {obj.machine}"
-    evidence = [
+    evidence: list[Evidence] = [
         Evidence("makefile", no_source, member.evidence.path, member.evidence.line),
         Evidence("makefile", comes_from, provider),
     ]
@@ -187,10 +187,14 @@ def _from_object(
     names = [n for n in obj.file_symbols if n.endswith(SOURCE_EXTENSIONS)]
     missing = [n for n in names if n not in facts.source_names]
     if missing:
-        evidence.append(Evidence("symbol", f"its symbol table (STT_FILE) names source file(s) "
-                                           f"{_few(missing)}, which the tree does not hold",
-                                 provider))
-    reasons = [e.text for e in evidence]
+        evidence.append(
+            Evidence(
+                "symbol",
+                f"its symbol table (STT_FILE) names source file(s) "
+                f"{_few(missing)}, which the tree does not hold",
+                provider,
+            )
+        )
     return Component(
         path=member.path,
         origin=Origin.CLOSED,
@@ -198,7 +202,7 @@ def _from_object(
         sources=(),
         file=provider,
         linked_by=member.evidence,
-        reasons=tuple(reasons),
+        reasons=tuple(e.text for e in evidence),
         provenance=tuple(evidence),
         defined=obj.defined,
         undefined=obj.undefined,

@@ -25,8 +25,18 @@ def compile_object(source: Path, output: Path, *flags: str) -> Path:
     """Compile one C file into a real x86-64 ELF relocatable with the machine's gcc."""
     need_tools("gcc")
     subprocess.run(
-        ["gcc", "-c", "-O2", "-fno-pic", "-ffreestanding", "-fno-stack-protector", *flags,
-         "-o", str(output), str(source)],
+        [
+            "gcc",
+            "-c",
+            "-O2",
+            "-fno-pic",
+            "-ffreestanding",
+            "-fno-stack-protector",
+            *flags,
+            "-o",
+            str(output),
+            str(source),
+        ],
         check=True,
         capture_output=True,
     )
@@ -38,5 +48,9 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     env = dict(os.environ, COLUMNS="200")
     return subprocess.run(
         [sys.executable, "-m", "gplscan", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=600,
     )

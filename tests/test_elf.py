@@ -43,8 +43,9 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def readelf_symbols(path: Path) -> tuple[set[str], set[str]]:
     need_tools("readelf")
-    out = subprocess.run(["readelf", "-sW", str(path)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["readelf", "-sW", str(path)], capture_output=True, text=True, check=True
+    ).stdout
     defined, undefined = set(), set()
     for line in out.splitlines():
         cols = line.split()
@@ -73,8 +74,9 @@ def test_modinfo_keeps_text_after_nul_like_readelf_shows(sample: Path) -> None:
     facts = object_facts(sample, PurePosixPath("sample.o"))
     assert facts.modinfo_values("license") == (b'GPL\x00for files in the "GPL" directory',)
     assert facts.modinfo_values("author") == (b"A. Hacker",)
-    out = subprocess.run(["readelf", "-p", ".modinfo", str(sample)], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        ["readelf", "-p", ".modinfo", str(sample)], capture_output=True, text=True, check=True
+    ).stdout
     strings = re.findall(r"\]\s+(.*)$", out, re.MULTILINE)
     assert "license=GPL" in strings and 'for files in the "GPL" directory' in strings
 
@@ -118,17 +120,26 @@ def _symtab_index(data: bytearray) -> int:
         ("header-only.o", lambda d: d.__delitem__(slice(40, None)), "truncated"),
         ("wrong-class.o", lambda d: d.__setitem__(4, 7), "unknown ELF class"),
         ("many-sections.o", lambda d: struct.pack_into("<H", d, 0x3C, 0xFFFF), "truncated"),
-        ("symtab-outside.o",
-         lambda d: struct.pack_into("<Q", d, _section_header(d, _symtab_index(d)) + 0x18,
-                                    1 << 40),
-         "runs past the end"),
-        ("bad-strtab-link.o",
-         lambda d: struct.pack_into("<I", d, _section_header(d, _symtab_index(d)) + 0x28, 999),
-         "section 999"),
+        (
+            "symtab-outside.o",
+            lambda d: struct.pack_into(
+                "<Q", d, _section_header(d, _symtab_index(d)) + 0x18, 1 << 40
+            ),
+            "runs past the end",
+        ),
+        (
+            "bad-strtab-link.o",
+            lambda d: struct.pack_into("<I", d, _section_header(d, _symtab_index(d)) + 0x28, 999),
+            "section 999",
+        ),
     ],
 )
 def test_broken_elf_is_an_error_with_a_reason(
-    sample: Path, tmp_path: Path, name: str, patch, reason: str  # type: ignore[no-untyped-def]
+    sample: Path,
+    tmp_path: Path,
+    name: str,
+    patch,
+    reason: str,  # type: ignore[no-untyped-def]
 ) -> None:
     path = _broken(sample, tmp_path, name, patch)
     with pytest.raises(ObjectParseError) as exc:

@@ -32,9 +32,7 @@ def hostile(tmp_path: Path) -> Path:
     tree = tmp_path / "hostile"
     tree.mkdir()
     (tree / "Makefile").write_text(
-        "include Makefile\n"
-        "obj-m += h.o\n"
-        "h-objs := main.o gen.o trunc.o textobj.o\n"
+        "include Makefile\nobj-m += h.o\nh-objs := main.o gen.o trunc.o textobj.o\n"
     )
     (tree / "main.c").write_text(MAIN)
     (tree / "gen.o_shipped").write_text(GENERATED)
@@ -112,9 +110,19 @@ def test_unreadable_file_is_reported_and_fails_the_scan(tmp_path: Path) -> None:
     secret.chmod(0)
     try:
         proc = subprocess.run(
-            [*_unreadable_runner(), sys.executable, "-m", "gplscan", "audit", str(tree),
-             "--format", "json"],
-            capture_output=True, text=True, timeout=300,
+            [
+                *_unreadable_runner(),
+                sys.executable,
+                "-m",
+                "gplscan",
+                "audit",
+                str(tree),
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     finally:
         secret.chmod(0o644)

@@ -60,9 +60,9 @@ def test_malformed_tag_is_kept_as_an_error(tmp_path: Path) -> None:
 def test_module_license_is_byte_exact_with_nuls(tmp_path: Path) -> None:
     sf, _ = facts(
         tmp_path,
-        '// SPDX-License-Identifier: GPL-2.0\n'
+        "// SPDX-License-Identifier: GPL-2.0\n"
         '/* MODULE_LICENSE("Proprietary") only in a comment */\n'
-        '#define MODULE_LICENSE(x) MODULE_INFO(license, x)\n'
+        "#define MODULE_LICENSE(x) MODULE_INFO(license, x)\n"
         'MODULE_LICENSE("GPL\\0for files in the \\"GPL\\" directory");\n'
         'MODULE_AUTHOR("A " "B <\\x61@b>");\n',
     )
@@ -70,7 +70,7 @@ def test_module_license_is_byte_exact_with_nuls(tmp_path: Path) -> None:
     assert len(licenses) == 1, "comments and #define lines are not declarations"
     assert licenses[0].value == b'GPL\x00for files in the "GPL" directory'
     assert licenses[0].at.line == 4
-    author = [d for d in sf.module_info if d.tag == "author"][0]
+    author = next(d for d in sf.module_info if d.tag == "author")
     assert author.value == b"A B <a@b>"
 
 
@@ -87,7 +87,7 @@ def test_exports_and_defined_functions(tmp_path: Path) -> None:
     sf, _ = facts(
         tmp_path,
         "static int helper(int a) { return a; }\n"
-        "int __init\nvmbus_init(void)\n{\n\tchar *s = \"{\";\n\treturn helper(1);\n}\n"
+        'int __init\nvmbus_init(void)\n{\n\tchar *s = "{";\n\treturn helper(1);\n}\n'
         "struct ops o = { .x = 1 };\n"
         "int proto(void);\n"
         "EXPORT_SYMBOL_GPL(vmbus_init);\n"
@@ -108,6 +108,6 @@ def test_symbol_lines_prefers_calls_and_definitions() -> None:
 
 def test_undecodable_bytes_do_not_crash(tmp_path: Path) -> None:
     path = tmp_path / "latin.c"
-    path.write_bytes(b"/* Copyright \xe9t\xe9 */\nMODULE_LICENSE(\"GPL\xff\");\n")
+    path.write_bytes(b'/* Copyright \xe9t\xe9 */\nMODULE_LICENSE("GPL\xff");\n')
     sf, _ = source_facts(path, PurePosixPath("latin.c"))
     assert sf.module_licenses()[0].value == b"GPL\xff"

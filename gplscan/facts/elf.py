@@ -122,7 +122,7 @@ def _parse(data: bytes, rel: PurePosixPath) -> ObjectFacts:
                     str(rel), f"symbol table names string table {link}, which does not exist"
                 )
             contents(sections[link])
-            for sym in section.iter_symbols():
+            for sym in section.iter_symbols():  # type: ignore[attr-defined]
                 name = sym.name
                 st_type = sym["st_info"]["type"]
                 bind = sym["st_info"]["bind"]

@@ -1,0 +1,160 @@
+"""End to end: the 2009 Hyper-V reconstruction and its clean twin, source-only and built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests.helpers import REPO, run_cli
+
+SCHEMA = json.loads((REPO / "gplscan" / "report" / "gplscan-1.schema.json").read_text())
+
+
+def audit_json(tree: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    proc = run_cli("audit", str(tree), "--format", "json", *extra)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    jsonschema.validate(report, SCHEMA)
+    return proc.returncode, report
+
+
+def errors(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["severity"] == "error"]
+
+
+@pytest.mark.parametrize("form", ["source", "built"])
+def test_closed_reconstruction_is_caught(built_examples: dict[str, Any], form: str) -> None:
+    code, report = audit_json(built_examples["hyperv-2009"][form])
+    assert code == 1
+    assert report["complete"] is True, report["issues"]
+    by_rule = {f["rule"]: f for f in errors(report)}
+    assert set(by_rule) == {"gpl-links-closed-object", "module-license-misdeclared"}
+
+    closed = by_rule["gpl-links-closed-object"]
+    assert closed["binary"] == "hv_vmbus.ko"
+    assert closed["object"] == "hv_core.o"
+    assert closed["path"] == "Kbuild"
+    kbuild_lines = (built_examples["hyperv-2009"][form] / "Kbuild").read_text().splitlines()
+    assert "hv_core.o" in kbuild_lines[closed["line"] - 1], "points at the line linking it"
+    symbols = [e for e in closed["evidence"] if e["kind"] == "symbol"]
+    called = {e["text"].split()[0] for e in symbols if "defined in closed" in e["text"]}
+    assert {"hv_post_message", "hv_signal_event"} <= called
+    assert any(
+        "called by closed" in e["text"] and e["text"].startswith("vmbus_on_msg_dpc")
+        for e in symbols
+    ), "the blob calls back into GPL code"
+    assert all(
+        e["path"] and e["line"] for e in symbols if "hv_core.o_shipped" not in (e["path"] or "")
+    ), "every symbol tie points at a source line"
+
+    misdeclared = by_rule["module-license-misdeclared"]
+    assert misdeclared["binary"] == "hv_vmbus.ko"
+    assert misdeclared["path"] == "vmbus_drv.c"
+    line = (
+        (built_examples["hyperv-2009"][form] / "vmbus_drv.c")
+        .read_text()
+        .splitlines()[misdeclared["line"] - 1]
+    )
+    assert 'MODULE_LICENSE("GPL")' in line
+
+    vmbus = next(b for b in report["binaries"] if b["path"] == "hv_vmbus.ko")
+    assert vmbus["kind"] == ("kernel-module" if form == "built" else "planned")
+    assert vmbus["declared_license"] == "GPL"
+    origins = {c["path"]: c["origin"] for c in vmbus["components"]}
+    assert origins == {
+        "vmbus_drv.o": "source",
+        "channel.o": "source",
+        "ring_buffer.o": "source",
+        "hv_core.o": "closed",
+    }
+    assert "LicenseRef-closed" in vmbus["licenses"] and "GPL-2.0-only" in vmbus["licenses"]
+    for other in ("hv_netvsc.ko", "hv_storvsc.ko"):
+        module = next(b for b in report["binaries"] if b["path"] == other)
+        assert all(c["origin"] == "source" for c in module["components"])
+
+
+def test_source_only_and_built_give_the_same_verdict(built_examples: dict[str, Any]) -> None:
+    verdicts = []
+    for form in ("source", "built"):
+        _, report = audit_json(built_examples["hyperv-2009"][form])
+        verdicts.append(
+            sorted(
+                (f["rule"], f["binary"], f["object"], f["fingerprint"]) for f in report["findings"]
+            )
+        )
+    assert verdicts[0] == verdicts[1]
+
+
+@pytest.mark.parametrize("form", ["source", "built"])
+def test_clean_twin_is_clean(built_examples: dict[str, Any], form: str) -> None:
+    code, report = audit_json(built_examples["hyperv-2009-open"][form])
+    assert code == 0, report["findings"]
+    assert report["findings"] == []
+    assert report["complete"] is True
+    assert len(report["binaries"]) == 3
+
+
+def test_report_is_deterministic(built_examples: dict[str, Any]) -> None:
+    tree = built_examples["hyperv-2009"]["built"]
+    first = run_cli("audit", str(tree), "--format", "json").stdout
+    second = run_cli("audit", str(tree), "--format", "json").stdout
+    assert first == second
+
+
+def test_terminal_report_shows_tree_and_evidence(built_examples: dict[str, Any]) -> None:
+    proc = run_cli("audit", str(built_examples["hyperv-2009"]["built"]))
+    assert proc.returncode == 1
+    out = proc.stdout
+    assert "hv_vmbus.ko" in out and "CLOSED" in out and "hv_core.o_shipped" in out
+    assert "gpl-links-closed-object" in out and "module-license-misdeclared" in out
+    assert "2 errors" in out
+
+
+def test_output_file_and_fail_on(built_examples: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    tree = built_examples["hyperv-2009"]["built"]
+    proc = run_cli("audit", str(tree), "--format", "json", "--output", str(out))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert json.loads(out.read_text())["schema"] == "gplscan/1"
+    assert run_cli("audit", str(tree), "--fail-on", "never").returncode == 0
+    clean = built_examples["hyperv-2009-open"]["built"]
+    assert run_cli("audit", str(clean), "--fail-on", "info").returncode == 0
+
+
+def test_demo_prints_the_verdict() -> None:
+    proc = run_cli("demo", "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    jsonschema.validate(report, SCHEMA)
+    assert {f["rule"] for f in errors(report)} == {
+        "gpl-links-closed-object",
+        "module-license-misdeclared",
+    }
+    assert report["target"].startswith("hyperv-2009")
+
+
+def test_demo_clean_exits_zero() -> None:
+    proc = run_cli("demo", "--clean", "--source-only", "-q")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 errors" in proc.stdout
+
+
+def test_version_and_help_do_not_load_heavy_libraries() -> None:
+    import subprocess
+    import sys
+
+    for args in (["--version"], ["--help"], ["audit", "--help"], ["rules", "list"]):
+        code = (
+            f"import sys, runpy; sys.argv = ['gplscan', *{args!r}];\n"
+            "try:\n    runpy.run_module('gplscan', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "heavy = [m for m in ('scancode', 'licensedcode', 'lief', 'elftools', 'rich')"
+            " if m in sys.modules]\n"
+            "print('HEAVY', heavy)"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert "HEAVY []" in proc.stdout, (args, proc.stdout, proc.stderr)
