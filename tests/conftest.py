@@ -1,0 +1,31 @@
+"""Session-wide fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gplscan.examples import BUILD_TOOLS, example_names, prepare_example
+
+
+@pytest.fixture(scope="session")
+def built_examples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
+    """Every bundled example, prepared once per session in two forms.
+
+    ``{"hyperv-2009": {"source": Path, "built": Path}, "hyperv-2009-open": {...}}``:
+    ``source`` is the tree as shipped (sources plus its closed objects), ``built`` the
+    same tree after a build with ``fixtures/minikbuild.mk``. Treat both as read-only.
+    """
+    missing = [tool for tool in BUILD_TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"building the example trees needs {', '.join(missing)} on PATH")
+    root = tmp_path_factory.mktemp("examples")
+    return {
+        name: {
+            "source": prepare_example(name, root / "source"),
+            "built": prepare_example(name, root / "built", built=True),
+        }
+        for name in example_names()
+    }
