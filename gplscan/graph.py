@@ -20,7 +20,6 @@ from gplscan.model import (
     DeclaredLicense,
     Edge,
     Evidence,
-    Location,
     ModuleInfoDecl,
     ModuleSpec,
     ObjectFacts,
@@ -200,9 +199,3 @@ def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> li
             if back:
                 edges.append(Edge("imports-symbol", str(cc.path), str(oc.path), back))
     return edges
-
-
-def location_of(binary: Binary) -> Location:
-    if binary.defined_at is not None and binary.defined_at.path is not None:
-        return Location(binary.defined_at.path, binary.defined_at.line)
-    return Location(binary.path)

@@ -7,7 +7,7 @@ the tree was checked out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
@@ -235,16 +235,6 @@ class CopyRule:
     evidence: Evidence
 
 
-@dataclass(frozen=True, slots=True)
-class BuildFacts:
-    """Everything the build files of the target say."""
-
-    modules: tuple[ModuleSpec, ...] = ()
-    copy_rules: tuple[CopyRule, ...] = ()
-    recorded_members: tuple[tuple[PurePosixPath, tuple[PurePosixPath, ...]], ...] = ()
-    recorded_sources: tuple[tuple[PurePosixPath, PurePosixPath, Evidence], ...] = ()
-
-
 # --- link graph ---------------------------------------------------------------------------
 
 
@@ -356,7 +346,6 @@ class ScanResult:
     rules: tuple[Rule, ...] = ()
     source_count: int = 0
     object_count: int = 0
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def complete(self) -> bool:

@@ -13,7 +13,7 @@ from rich.console import Console, Group
 from rich.text import Text
 from rich.tree import Tree
 
-from gplscan.model import Binary, Finding, Origin, ScanResult, Severity
+from gplscan.model import SEVERITY_RANK, Binary, Finding, Origin, ScanResult, Severity
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _ORIGIN_STYLE = {Origin.SOURCE: "green", Origin.CLOSED: "bold red", Origin.UNKNOWN: "yellow"}
@@ -126,7 +126,7 @@ def render(result: ScanResult, *, color: bool = False, width: int | None = None)
     if result.findings:
         console.print()
         console.print(Text("Findings", style="bold underline"))
-        for f in sorted(result.findings, key=lambda f: -_rank(f.severity)):
+        for f in sorted(result.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
             console.print(_finding(f))
     notes = list(result.issues)
     if notes:
@@ -145,7 +145,3 @@ def render(result: ScanResult, *, color: bool = False, width: int | None = None)
     console.print()
     console.print(Text(summary_line(result), style="bold"))
     return buffer.getvalue()
-
-
-def _rank(severity: Severity) -> int:
-    return {Severity.ERROR: 2, Severity.WARNING: 1, Severity.INFO: 0}[severity]
