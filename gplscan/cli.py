@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from gplscan import __version__
 
 if TYPE_CHECKING:
     from gplscan.model import ScanResult
+    from gplscan.scan import Options
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 FAIL_ON = ("error", "warning", "info", "never")
@@ -64,6 +66,37 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--jobs",
+            "-j",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Worker processes (default: all cores).",
+        ),
+        click.option(
+            "--cache-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Where to keep the cache of per-file facts "
+            "(default: $XDG_CACHE_HOME/gplscan, i.e. ~/.cache/gplscan).",
+        ),
+        click.option(
+            "--no-cache", is_flag=True, help="Neither read nor write the cache: read every file."
+        ),
+        click.option(
+            "--arch",
+            default=None,
+            metavar="ARCH",
+            help="Kernel architecture whose arch/ARCH/include headers count (default: the host's).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="gplscan")
 def cli() -> None:
@@ -79,6 +112,7 @@ def cli() -> None:
       gplscan demo                      audit the bundled 2009 Hyper-V reconstruction
       gplscan audit path/to/driver      audit a driver tree (source-only or built)
       gplscan audit DIR --format json -o report.json
+      gplscan inventory path/to/tree    license -> files for every file of a tree
       gplscan rules list                what gplscan checks
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error
@@ -88,23 +122,101 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--inventory",
+    is_flag=True,
+    help="License-scan every file of PATH, not only what can reach a binary, "
+    "and list license -> files in the report.",
+)
 @_output_options
+@_scan_options
 def audit(
     path: Path,
+    inventory: bool,
     fmt: str,
     output: Path | None,
     fail_on: str,
     allow_partial: bool,
     color: bool | None,
     quiet: bool,
+    jobs: int | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    arch: str | None,
 ) -> None:
     """Audit PATH: a driver source tree, a built tree, or a single object.
 
     Every module the Kbuild files describe (obj-m, <mod>-objs, <mod>-y, EXTRA_LDFLAGS) and
     every built .ko is a binary; each member object is traced to its source or marked
     closed. Files gplscan cannot read are listed and make the exit code 2.
+
+    Licenses are read for the files that can reach a binary (the sources compiled into
+    its objects and the headers they include): SPDX tags first, scancode-toolkit only for
+    files without one. Facts are cached by content, so a re-scan reads only what changed.
     """
-    sys.exit(_audit_and_report(path, str(path), fmt, output, fail_on, allow_partial, color, quiet))
+    opts = _options(jobs, cache_dir, no_cache, arch, inventory=inventory)
+    sys.exit(
+        _audit_and_report(path, str(path), fmt, output, fail_on, allow_partial, color, quiet, opts)
+    )
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["terminal", "json"]),
+    default="terminal",
+    show_default=True,
+    help="A license -> files listing, or JSON (schema gplscan/1).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the inventory to FILE instead of standard output.",
+)
+@click.option("--files", "list_files", is_flag=True, help="Name every file under its license.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on standard error.")
+@_scan_options
+def inventory(
+    path: Path,
+    fmt: str,
+    output: Path | None,
+    list_files: bool,
+    quiet: bool,
+    jobs: int | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    arch: str | None,
+) -> None:
+    """License inventory of every file under PATH: license -> files.
+
+    Every file is accounted for: tagged (SPDX-License-Identifier), detected (license text
+    found by scancode-toolkit), none (text with no license), malformed (a tag that does not
+    parse), binary (objects and data), or unread (the reason is listed). Exit 2 when some
+    file could not be read, else 0.
+    """
+    from gplscan.errors import GplscanError
+    from gplscan.scan import run
+
+    opts = _options(jobs, cache_dir, no_cache, arch, inventory=True, rules=False)
+    try:
+        with _progress(_show_progress(quiet, fmt, output)) as progress:
+            result = run(path, opts, progress=progress, display_target=str(path))
+    except GplscanError as exc:
+        click.echo(f"gplscan: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    if fmt == "json":
+        from gplscan.report import json as json_report
+
+        text = json_report.render(result)
+    else:
+        from gplscan.report.inventory import render
+
+        text = render(result, list_files=list_files)
+    written = _write(text, output, quiet, None)
+    sys.exit(EXIT_CLEAN if written and result.complete else EXIT_ERROR)
 
 
 @cli.command()
@@ -156,8 +268,9 @@ def demo(
         except ExampleError as exc:
             click.echo(f"gplscan demo: {exc}", err=True)
             sys.exit(EXIT_ERROR)
+        opts = _options(None, None, False, None)
         code = _audit_and_report(
-            tree, f"{name} ({form})", fmt, output, fail_on, allow_partial, color, quiet
+            tree, f"{name} ({form})", fmt, output, fail_on, allow_partial, color, quiet, opts
         )
     sys.exit(code)
 
@@ -215,6 +328,32 @@ def _workdir(keep: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
+def _options(
+    jobs: int | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    arch: str | None,
+    *,
+    inventory: bool = False,
+    rules: bool = True,
+) -> Options:
+    from gplscan.scan import Options
+
+    base = Options(jobs=jobs, arch=arch, inventory=inventory, rules=rules)
+    if no_cache:
+        return replace(base, cache_dir=None)
+    if cache_dir is not None:
+        return replace(base, cache_dir=cache_dir)
+    return base
+
+
+def _show_progress(quiet: bool, fmt: str, output: Path | None) -> bool:
+    """A bar on standard error, unless asked for quiet, not a terminal, or JSON on stdout."""
+    if quiet or not sys.stderr.isatty():
+        return False
+    return not (fmt != "terminal" and output is None)
+
+
 def _audit_and_report(
     path: Path,
     shown: str,
@@ -224,33 +363,42 @@ def _audit_and_report(
     allow_partial: bool,
     color: bool | None,
     quiet: bool,
+    opts: Options,
 ) -> int:
     from gplscan.errors import GplscanError
     from gplscan.scan import run
 
-    show_progress = not quiet and sys.stderr.isatty()
     try:
-        with _progress(show_progress) as progress:
-            result = run(path, progress=progress, display_target=shown)
+        with _progress(_show_progress(quiet, fmt, output)) as progress:
+            result = run(path, opts, progress=progress, display_target=shown)
     except GplscanError as exc:
         click.echo(f"gplscan: {exc}", err=True)
         return EXIT_ERROR
     text = _render(
         result, fmt, color if color is not None else (output is None and sys.stdout.isatty())
     )
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            click.echo(f"gplscan: cannot write {output}: {exc.strerror}", err=True)
-            return EXIT_ERROR
-        if not quiet:
+    if not _write(text, output, quiet, result):
+        return EXIT_ERROR
+    return exit_code(result, fail_on, allow_partial)
+
+
+def _write(text: str, output: Path | None, quiet: bool, result: ScanResult | None) -> bool:
+    if output is None:
+        sys.stdout.write(text)
+        return True
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"gplscan: cannot write {output}: {exc.strerror}", err=True)
+        return False
+    if not quiet:
+        summary = ""
+        if result is not None:
             from gplscan.report.terminal import summary_line
 
-            click.echo(f"Report written to {output}: {summary_line(result)}", err=True)
-    else:
-        sys.stdout.write(text)
-    return exit_code(result, fail_on, allow_partial)
+            summary = ": " + summary_line(result)
+        click.echo(f"Report written to {output}{summary}", err=True)
+    return True
 
 
 def _render(result: ScanResult, fmt: str, color: bool) -> str:

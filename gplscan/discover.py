@@ -43,11 +43,12 @@ LICENSE_STEMS = ("COPYING", "LICENSE", "LICENCE", "NOTICE")
 
 
 @dataclass(frozen=True, slots=True)
-class Discovered:
-    """A classified file with its absolute path (absolute paths stay in this layer)."""
+class Candidate:
+    """A regular file found by the walk, not read yet (absolute paths stay in this layer)."""
 
-    entry: FileEntry
+    path: PurePosixPath
     abspath: Path
+    stat: os.stat_result
 
 
 def _text_kind(name: str) -> FileKind:
@@ -63,7 +64,7 @@ def _text_kind(name: str) -> FileKind:
         return FileKind.SOURCE
     if (
         name in BUILD_NAMES
-        or name.startswith(("Makefile.", "Kbuild."))
+        or name.startswith(("Makefile.", "Kbuild.", "Kconfig."))
         or name.endswith((".mk", ".mod", ".cmd"))
     ):
         return FileKind.BUILD
@@ -111,15 +112,16 @@ def classify(name: str, head: bytes) -> tuple[FileKind, str | None]:
     return FileKind.DATA, note
 
 
-def walk(root: Path) -> Iterator[Discovered | ScanIssue]:
-    """Yield every regular file under ``root`` (or ``root`` itself), classified.
+def walk(root: Path) -> Iterator[Candidate | ScanIssue]:
+    """Yield every regular file under ``root`` (or ``root`` itself) with its metadata.
 
+    Nothing is opened here: reading and classifying happen in :func:`sniff`, in parallel.
     Symbolic links are followed only when they stay inside ``root``; special files (FIFOs,
     sockets, devices) are reported and never opened, so a scan cannot block on them.
     """
     root = root.resolve()
     if root.is_file():
-        yield from _visit(root, root.parent, PurePosixPath(root.name))
+        yield from _visit(root, PurePosixPath(root.name))
         return
     stack = [root]
     while stack:
@@ -128,8 +130,9 @@ def walk(root: Path) -> Iterator[Discovered | ScanIssue]:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            rel = _rel(directory, root)
-            yield ScanIssue(rel, "discover", f"directory not readable: {exc.strerror or exc}")
+            yield ScanIssue(
+                _rel(directory, root), "discover", f"directory not readable: {exc.strerror or exc}"
+            )
             continue
         subdirs = []
         for entry in entries:
@@ -144,16 +147,15 @@ def walk(root: Path) -> Iterator[Discovered | ScanIssue]:
                         )
                         continue
                     if real.is_dir():
-                        # the directory it names is walked in its own place
-                        continue
-                if entry.is_dir(follow_symlinks=False):
+                        continue  # the directory it names is walked in its own place
+                elif entry.is_dir(follow_symlinks=False):
                     if entry.name not in SKIP_DIRS:
                         subdirs.append(path)
                     continue
             except OSError as exc:
                 yield ScanIssue(rel, "discover", f"not readable: {exc.strerror or exc}")
                 continue
-            yield from _visit(path, root, rel)
+            yield from _visit(path, rel)
         stack.extend(reversed(subdirs))
 
 
@@ -164,7 +166,7 @@ def _rel(path: Path, root: Path) -> PurePosixPath:
         return PurePosixPath(path.name)
 
 
-def _visit(path: Path, root: Path, rel: PurePosixPath) -> Iterator[Discovered | ScanIssue]:
+def _visit(path: Path, rel: PurePosixPath) -> Iterator[Candidate | ScanIssue]:
     try:
         st = path.stat()
     except OSError as exc:
@@ -175,11 +177,10 @@ def _visit(path: Path, root: Path, rel: PurePosixPath) -> Iterator[Discovered | 
             rel, "discover", "not a regular file (FIFO, socket or device); not read", skipped=False
         )
         return
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(SNIFF_BYTES)
-    except OSError as exc:
-        yield ScanIssue(rel, "discover", f"not readable: {exc.strerror or exc}")
-        return
-    kind, note = classify(path.name, head)
-    yield Discovered(FileEntry(rel, kind, st.st_size, note), path)
+    yield Candidate(rel, path, st)
+
+
+def sniff(rel: PurePosixPath, data: bytes, size: int) -> FileEntry:
+    """Classify a file from its content (``data``, at least its first bytes) and its name."""
+    kind, note = classify(rel.name, data[:SNIFF_BYTES])
+    return FileEntry(rel, kind, size, note)

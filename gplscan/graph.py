@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
-from gplscan.facts.source import symbol_lines
+from gplscan.facts.source import defined_functions, symbol_lines
 from gplscan.model import (
     Binary,
     Component,
@@ -69,6 +69,7 @@ def _module_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
         components=components,
         defined_at=spec.declared_at,
         license_note=note,
+        conditional=spec.conditional,
     )
 
 
@@ -89,10 +90,13 @@ def _declared(
     """The module's declared license: .modinfo when built, MODULE_LICENSE in its sources."""
     source_decls: list[ModuleInfoDecl] = []
     if facts is not None:
+        seen: set[PurePosixPath] = set()
         for c in components:
-            for src in c.sources:
+            # the module's sources, then what they include (a .c may #include another .c)
+            for src in [*c.sources, *(i for s in c.sources for i in facts.includes.get(s, ()))]:
                 sf = facts.sources.get(src)
-                if sf is not None:
+                if sf is not None and src not in seen:
+                    seen.add(src)
                     source_decls.extend(sf.module_licenses())
     at = source_decls[0].at if source_decls else None
     evidence: list[Evidence] = []
@@ -174,7 +178,8 @@ def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> li
                 calls = frozenset(symbol_lines(text, cc.defined))
             else:
                 calls = frozenset()
-            callbacks = cc.undefined & oc.defined
+            own = oc.defined or (defined_functions(text) if text is not None else frozenset())
+            callbacks = cc.undefined & own
             if not calls and not callbacks:
                 continue
             uses = symbol_lines(text, calls) if text is not None else {}

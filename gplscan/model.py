@@ -152,7 +152,9 @@ class SourceFacts:
     detected_expression: str | None = None
     module_info: tuple[ModuleInfoDecl, ...] = ()
     exports: tuple[ExportDecl, ...] = ()
-    defines: frozenset[str] = frozenset()  # non-static functions defined here
+    defines: frozenset[str] = frozenset()  # non-static functions defined here (when asked)
+    string_defines: tuple[tuple[str, bytes], ...] = ()  # #define NAME "string"
+    includes: tuple[str, ...] = ()  # #include targets as written: "x.h" or <linux/x.h>
 
     @property
     def license(self) -> str | None:
@@ -224,15 +226,31 @@ class ModuleSpec:
     directory: PurePosixPath
     declared_at: Evidence  # the obj-m line
     members: tuple[MemberRef, ...]
+    include_dirs: tuple[PurePosixPath, ...] = ()  # -I directories from ccflags-y and friends
+    conditional: bool = False  # obj-$(CONFIG_...): a module only when the option is m
 
 
 @dataclass(frozen=True, slots=True)
 class CopyRule:
-    """An explicit rule that produces a file by copying another (``%: %_shipped``, cp, ln)."""
+    """An explicit rule that makes a file from another: a copy (``%_shipped``, cp, ln) or a
+    compile (``$(obj)/x-%.o: $(src)/x.c``). ``target`` may hold one ``%`` (a pattern)."""
 
     target: PurePosixPath
     source: PurePosixPath
     evidence: Evidence
+    action: str = "copy"  # "copy" or "compile"
+
+    def makes(self, path: PurePosixPath) -> bool:
+        pattern = str(self.target)
+        if "%" not in pattern:
+            return self.target == path
+        prefix, _, suffix = pattern.partition("%")
+        text = str(path)
+        return (
+            len(text) > len(prefix) + len(suffix)
+            and text.startswith(prefix)
+            and text.endswith(suffix)
+        )
 
 
 # --- link graph ---------------------------------------------------------------------------
@@ -291,6 +309,7 @@ class Binary:
     defined_at: Evidence | None  # the build line that declares it
     composition_known: bool = True  # False when only the binary itself is in the target
     license_note: str | None = None  # why the declared license is unknown, when it is
+    conditional: bool = False  # a planned module that exists only when a CONFIG option is m
 
     def component(self, path: PurePosixPath) -> Component | None:
         return next((c for c in self.components if c.path == path), None)
@@ -333,6 +352,21 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class FileLicense:
+    """One file of the license inventory and how its license is known.
+
+    ``status``: ``tagged`` (SPDX tag), ``detected`` (license text found by scancode),
+    ``none`` (text without any license), ``malformed`` (a tag that does not parse),
+    ``binary`` (objects and data: no license text to read), ``unread`` (could not be read).
+    """
+
+    path: PurePosixPath
+    status: str
+    license: str | None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything a reporter needs; reporters see this and nothing else."""
 
@@ -346,6 +380,9 @@ class ScanResult:
     rules: tuple[Rule, ...] = ()
     source_count: int = 0
     object_count: int = 0
+    inventory: tuple[FileLicense, ...] = ()
+    inventory_scope: str = "binaries"  # "binaries": what can reach a binary; "all": every file
+    facts: tuple[tuple[str, str], ...] = ()  # the scan's own facts: jobs, cache, timings
 
     @property
     def complete(self) -> bool:

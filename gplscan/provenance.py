@@ -74,7 +74,18 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
 
     provider: PurePosixPath | None = None
     how = ""
-    copy = facts.copies.get(path)
+    copy = facts.copies.get(path) or next((r for r in facts.patterns if r.makes(path)), None)
+    if copy is not None and copy.action == "compile":
+        src_entry = facts.files.get(copy.source)
+        if src_entry is not None and src_entry.kind is FileKind.SOURCE:
+            where = f"{copy.evidence.path}:{copy.evidence.line}"
+            return _from_source(
+                member,
+                copy.source,
+                facts,
+                built,
+                f"the rule at {where} compiles {name} from {copy.source.name}",
+            )
     shipped = PurePosixPath(str(path) + "_shipped")
     if copy is not None:
         provider = copy.source
@@ -148,9 +159,9 @@ def _from_object(
 ) -> Component:
     defined = sorted(obj.defined)
     if defined:
-        owners = set(facts.definers.get(defined[0], ()))
+        owners = set(facts.symbols.definers(defined[0]))
         for symbol in defined[1:]:
-            owners &= set(facts.definers.get(symbol, ()))
+            owners &= set(facts.symbols.definers(symbol))
             if not owners:
                 break
         if owners:

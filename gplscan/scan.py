@@ -2,27 +2,44 @@
 
 ``run()`` never prints; progress reaches the caller through a callback. A file that cannot
 be read becomes a :class:`ScanIssue` on the result and the scan goes on with the rest.
+
+Work is proportional to what is asked: every file is read once (or not at all when the
+cache knows it); full source facts only for the sources that reach a binary and the
+headers they include; scancode only for the untagged files in scope.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from gplscan import __version__
-from gplscan.discover import Discovered, walk
-from gplscan.errors import ObjectParseError, TargetError
-from gplscan.facts import TreeFacts
-from gplscan.facts.elf import object_facts
+from gplscan.discover import Candidate, walk
+from gplscan.errors import TargetError
+from gplscan.facts import SymbolIndex, TreeFacts
+from gplscan.facts.cache import FactCache, default_cache_dir
+from gplscan.facts.collect import (
+    Detection,
+    FileRecord,
+    default_jobs,
+    detect_licenses,
+    read_all,
+    read_defines,
+    read_sources,
+    scancode_detector,
+)
+from gplscan.facts.includes import host_arch, include_closure, kernel_include_dirs
 from gplscan.facts.kbuild import build_file_for, read_kbuild
-from gplscan.facts.source import read_text, source_facts
+from gplscan.facts.kconfig import KconfigTypes
 from gplscan.findings import build_findings
 from gplscan.graph import LinkGraph, build_graph
 from gplscan.model import (
     CopyRule,
-    FileEntry,
     FileKind,
+    FileLicense,
+    Finding,
     LicenseFinding,
     Location,
     ModuleSpec,
@@ -38,136 +55,233 @@ from gplscan.rules.engine import evaluate
 from gplscan.rules.predicates import Context
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-LicenseDetector = Callable[[Path], tuple[str | None, tuple[LicenseFinding, ...]]]
+Detector = Callable[[Path], Detection]
+TEXT_KINDS = (
+    FileKind.SOURCE,
+    FileKind.HEADER,
+    FileKind.BUILD,
+    FileKind.LICENSE_TEXT,
+    FileKind.OTHER,
+)
+_DEFAULT = Path("<default>")
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How to scan: parallelism, cache, scope."""
+
+    jobs: int | None = None  # None: all cores
+    cache_dir: Path | None = _DEFAULT  # None: no cache
+    inventory: bool = False  # also license-scan every file, not only what reaches a binary
+    rules: bool = True  # evaluate rules (an inventory alone does not need them)
+    arch: str | None = None  # kernel architecture for <asm/...> includes; None: the host's
+    rules_dir: Path | None = None
+
+
 def run(
     target: Path,
+    options: Options | None = None,
     *,
-    rules_dir: Path | None = None,
     progress: Progress = _no_progress,
-    detect_licenses: LicenseDetector | None = None,
+    detector: Detector | None = None,
     display_target: str | None = None,
 ) -> ScanResult:
     """Scan ``target`` (a directory or one file) and evaluate every rule on it."""
+    options = options or Options()
     if not target.exists():
         raise TargetError(f"{target}: no such file or directory")
+    started = time.monotonic()
     root = target.resolve() if target.is_dir() else target.resolve().parent
-    rules = load_rules(rules_dir)
-    licenses = load_license_data(rules_dir / "licenses.yml" if rules_dir else None)
-    detector = detect_licenses or scancode_detector
+    rules = load_rules(options.rules_dir) if options.rules else ()
+    licenses = load_license_data(options.rules_dir / "licenses.yml" if options.rules_dir else None)
+    jobs = options.jobs or default_jobs()
+    cache = FactCache(default_cache_dir() if options.cache_dir == _DEFAULT else options.cache_dir)
+    detect = detector or scancode_detector
 
     issues: list[ScanIssue] = []
-    found: list[Discovered] = []
+    candidates: list[Candidate] = []
     for item in walk(target):
         if isinstance(item, ScanIssue):
             issues.append(item)
         else:
-            found.append(item)
-            if item.entry.note:
-                issues.append(
-                    ScanIssue(item.entry.path, "discover", item.entry.note, skipped=False)
-                )
-    progress("discover", len(found), len(found))
+            candidates.append(item)
+    progress("discover", len(candidates), len(candidates))
 
-    facts = collect_facts(root, found, issues, progress)
+    p1 = read_all(candidates, cache, root, jobs, progress)
+    issues.extend(p1.issues)
+    records = p1.records
+    for rel, record in records.items():
+        if record.entry.note:
+            issues.append(ScanIssue(rel, "discover", record.entry.note, skipped=False))
+        if record.object_error:
+            issues.append(ScanIssue(rel, "object", f"not read: {record.object_error}"))
+        if record.spdx_error:
+            issues.append(ScanIssue(rel, "source", record.spdx_error, skipped=False))
+
+    arch = options.arch or host_arch()
+    modules, copies = _build_facts(root, records, issues, arch)
+    light = {
+        rel: SourceFacts(rel, r.spdx, r.spdx_error)
+        for rel, r in records.items()
+        if r.entry.kind in (FileKind.SOURCE, FileKind.HEADER)
+    }
+
+    def read_batch(paths: list[PurePosixPath]) -> dict[PurePosixPath, SourceFacts]:
+        return read_sources(paths, records, cache, root, jobs, progress, issues)
+
+    def load_definers() -> dict[str, tuple[PurePosixPath, ...]]:
+        return read_defines(
+            [p for p in light if records[p].entry.kind is FileKind.SOURCE],
+            records,
+            cache,
+            root,
+            jobs,
+            progress,
+            issues,
+        )
+
+    symbols = SymbolIndex(load_definers)
+    facts = _tree_facts(root, records, light, p1.objects, modules, copies, symbols)
     graph = build_graph(facts, _source_reader(root))
-    unlicensed = _unlicensed_linked_sources(graph, facts)
-    if unlicensed:
-        facts = _detect(facts, root, unlicensed, detector, issues, progress)
-        graph = build_graph(facts, _source_reader(root))
+    linked = _linked_sources(graph)
+    dirs = {p.parent for p in records}
+    include_dirs = [
+        *{d for m in modules for d in m.include_dirs},
+        *kernel_include_dirs(dirs, options.arch or host_arch()),
+    ]
+    full, headers, includes = include_closure(linked, records.keys(), include_dirs, read_batch)
+    scope = set(linked) | headers
 
-    ctx = Context(licenses=licenses, edges=graph.edges)
-    findings = build_findings(evaluate(rules, graph.binaries, ctx))
-    files = tuple(sorted((d.entry for d in found), key=lambda e: str(e.path)))
+    detections: dict[PurePosixPath, Detection] = {}
+    wanted = [
+        p
+        for p in (records if options.inventory else scope)
+        if records[p].entry.kind in TEXT_KINDS
+        and records[p].spdx is None
+        and records[p].spdx_error is None
+    ]
+    if wanted:
+        detections = detect_licenses(wanted, records, cache, root, detect, progress, issues)
+    sources = dict(light)
+    sources.update(full)
+    for path, (expression, matches) in detections.items():
+        if path in sources:
+            sources[path] = replace(sources[path], detected=matches, detected_expression=expression)
+    facts = replace(
+        _tree_facts(root, records, sources, p1.objects, modules, copies, symbols),
+        includes=includes,
+    )
+    graph = build_graph(facts, _source_reader(root))
+
+    findings: tuple[Finding, ...] = ()
+    if rules:
+        ctx = Context(licenses=licenses, edges=graph.edges)
+        findings = tuple(build_findings(evaluate(rules, graph.binaries, ctx)))
+    entries = tuple(sorted((r.entry for r in records.values()), key=lambda e: str(e.path)))
+    inventory_paths = records.keys() if options.inventory else scope
+    inventory = tuple(
+        _file_license(p, records[p], detections.get(p)) for p in sorted(inventory_paths)
+    )
+    if cache.error:
+        issues.append(ScanIssue(PurePosixPath("."), "cache", cache.error, skipped=False))
+    cache.close()
+    scan_facts = (
+        ("jobs", str(jobs)),
+        (
+            "files read",
+            f"{p1.read} of {len(records)} (the rest unchanged, from the cache)"
+            if cache.enabled or p1.read < len(records)
+            else str(p1.read),
+        ),
+        (
+            "license detection",
+            f"{len(detections)} untagged file(s) in scope"
+            if detections
+            else "not needed: every file in scope carries an SPDX tag",
+        ),
+        ("symbol index", "read" if symbols.loaded else "not needed"),
+        ("seconds", f"{time.monotonic() - started:.2f}"),
+    )
     return ScanResult(
         target=display_target if display_target is not None else str(target),
         tool_version=__version__,
-        files=files,
+        files=entries,
         binaries=graph.binaries,
-        findings=tuple(findings),
+        findings=findings,
         issues=tuple(sorted(issues, key=lambda i: (str(i.path), i.stage, i.message))),
         edges=graph.edges,
         rules=rules,
-        source_count=sum(1 for f in files if f.kind is FileKind.SOURCE),
-        object_count=sum(1 for f in files if f.kind in (FileKind.OBJECT, FileKind.ARCHIVE)),
+        source_count=sum(1 for f in entries if f.kind is FileKind.SOURCE),
+        object_count=sum(1 for f in entries if f.kind in (FileKind.OBJECT, FileKind.ARCHIVE)),
+        inventory=inventory,
+        inventory_scope="all" if options.inventory else "binaries",
+        facts=scan_facts,
     )
 
 
-def collect_facts(
-    root: Path, found: list[Discovered], issues: list[ScanIssue], progress: Progress
-) -> TreeFacts:
-    """Read the facts of every discovered file."""
-    files: dict[PurePosixPath, FileEntry] = {}
-    sources: dict[PurePosixPath, SourceFacts] = {}
-    defines: dict[str, tuple[bytes, Location]] = {}
-    objects: dict[PurePosixPath, ObjectFacts] = {}
-    object_errors: dict[PurePosixPath, str] = {}
-    build_dirs: set[Path] = set()
-    total = len(found)
-    for done, item in enumerate(found, 1):
-        entry = item.entry
-        files[entry.path] = entry
-        if entry.kind in (FileKind.SOURCE, FileKind.HEADER):
-            try:
-                sf, file_defines = source_facts(item.abspath, entry.path)
-            except OSError as exc:
-                issues.append(ScanIssue(entry.path, "source", f"not readable: {exc.strerror}"))
-                continue
-            sources[entry.path] = sf
-            if sf.spdx_error:
-                issues.append(ScanIssue(entry.path, "source", sf.spdx_error, skipped=False))
-            for name, value in file_defines:
-                defines.setdefault(name, (value, Location(entry.path)))
-        elif entry.kind is FileKind.OBJECT:
-            try:
-                objects[entry.path] = object_facts(item.abspath, entry.path)
-            except ObjectParseError as exc:
-                object_errors[entry.path] = exc.reason
-                issues.append(ScanIssue(entry.path, "object", f"not read: {exc.reason}"))
-        elif entry.kind is FileKind.BUILD:
-            build_dirs.add(item.abspath.parent)
-        elif entry.kind is FileKind.COMPRESSED and entry.path.suffix in (".xz", ".zst", ".gz"):
-            issues.append(
-                ScanIssue(entry.path, "discover", "compressed file: not unpacked by this version")
-            )
-        if done % 256 == 0 or done == total:
-            progress("facts", done, total)
-
+def _build_facts(
+    root: Path, records: Mapping[PurePosixPath, FileRecord], issues: list[ScanIssue], arch: str
+) -> tuple[tuple[ModuleSpec, ...], dict[PurePosixPath, CopyRule]]:
     modules: list[ModuleSpec] = []
     copies: dict[PurePosixPath, CopyRule] = {}
-    for directory in sorted(build_dirs):
-        build_file = build_file_for(directory)
+    config = KconfigTypes(
+        root,
+        (
+            rel
+            for rel, r in sorted(records.items())
+            if r.entry.kind is FileKind.BUILD and rel.name.startswith("Kconfig")
+        ),
+        arch,
+    )
+    build_dirs = sorted(
+        {rel.parent for rel, r in records.items() if r.entry.kind is FileKind.BUILD}
+    )
+    for directory in build_dirs:
+        build_file = build_file_for(root / directory)
         if build_file is None:
             continue
-        mods, rules = read_kbuild(build_file, root, issues)
+        mods, rules = read_kbuild(build_file, root, issues, config.for_directory(directory))
         modules.extend(mods)
         for rule in rules:
             copies.setdefault(rule.target, rule)
+    return tuple(modules), copies
 
-    definers: dict[str, list[PurePosixPath]] = {}
-    for path, sf in sources.items():
-        for symbol in sf.defines:
-            definers.setdefault(symbol, []).append(path)
+
+def _tree_facts(
+    root: Path,
+    records: Mapping[PurePosixPath, FileRecord],
+    sources: Mapping[PurePosixPath, SourceFacts],
+    objects: Mapping[PurePosixPath, ObjectFacts],
+    modules: tuple[ModuleSpec, ...],
+    copies: Mapping[PurePosixPath, CopyRule],
+    symbols: SymbolIndex,
+) -> TreeFacts:
+    defines: dict[str, tuple[bytes, Location]] = {}
+    for path in sorted(sources):
+        for name, value in sources[path].string_defines:
+            defines.setdefault(name, (value, Location(path)))
     return TreeFacts(
         root=root,
-        files=files,
+        files={rel: r.entry for rel, r in records.items()},
         sources=sources,
         string_defines=defines,
         objects=objects,
-        object_errors=object_errors,
-        modules=tuple(modules),
-        copies=copies,
-        definers={k: tuple(v) for k, v in definers.items()},
+        object_errors={rel: r.object_error for rel, r in records.items() if r.object_error},
+        modules=modules,
+        copies={t: r for t, r in copies.items() if "%" not in str(t)},
+        patterns=tuple(r for t, r in copies.items() if "%" in str(t)),
+        symbols=symbols,
         source_names=frozenset(p.name for p in sources),
     )
 
 
 def _source_reader(root: Path) -> Callable[[PurePosixPath], str | None]:
+    from gplscan.facts.source import read_text
+
     def read(path: PurePosixPath) -> str | None:
         try:
             return read_text(root / path)
@@ -177,61 +291,31 @@ def _source_reader(root: Path) -> Callable[[PurePosixPath], str | None]:
     return read
 
 
-def _unlicensed_linked_sources(graph: LinkGraph, facts: TreeFacts) -> list[PurePosixPath]:
-    wanted: set[PurePosixPath] = set()
-    for binary in graph.binaries:
-        for c in binary.components:
-            if c.origin is Origin.SOURCE:
-                for src in c.sources:
-                    sf = facts.sources.get(src)
-                    if sf is not None and sf.spdx is None and sf.spdx_error is None:
-                        wanted.add(src)
-    return sorted(wanted)
+def _linked_sources(graph: LinkGraph) -> set[PurePosixPath]:
+    return {
+        src
+        for binary in graph.binaries
+        for c in binary.components
+        if c.origin is Origin.SOURCE
+        for src in c.sources
+    }
 
 
-def _detect(
-    facts: TreeFacts,
-    root: Path,
-    paths: list[PurePosixPath],
-    detector: LicenseDetector,
-    issues: list[ScanIssue],
-    progress: Progress,
-) -> TreeFacts:
-    """Full license detection for linked sources that carry no SPDX tag."""
-    sources = dict(facts.sources)
-    for done, path in enumerate(paths, 1):
-        progress("licenses", done - 1, len(paths))
-        try:
-            expression, matches = detector(root / path)
-        except OSError as exc:
-            issues.append(ScanIssue(path, "license", f"not readable: {exc.strerror}"))
-            continue
-        except LicenseDetectionUnavailableError as exc:
-            issues.append(ScanIssue(path, "license", str(exc)))
-            break
-        sources[path] = dataclasses.replace(
-            sources[path], detected=matches, detected_expression=expression
-        )
-    progress("licenses", len(paths), len(paths))
-    return dataclasses.replace(facts, sources=sources)
+def _file_license(
+    path: PurePosixPath, record: FileRecord, detection: Detection | None
+) -> FileLicense:
+    if record.spdx is not None:
+        return FileLicense(path, "tagged", record.spdx.expression, record.spdx.at.line)
+    if record.spdx_error is not None:
+        return FileLicense(path, "malformed", None)
+    if record.entry.kind not in TEXT_KINDS:
+        return FileLicense(path, "binary", None)
+    if detection is None:
+        return FileLicense(path, "unread", None)
+    expression, matches = detection
+    if expression:
+        return FileLicense(path, "detected", expression, matches[0].start_line if matches else None)
+    return FileLicense(path, "none", None)
 
 
-class LicenseDetectionUnavailableError(Exception):
-    """Full license detection cannot run here (scancode missing or broken)."""
-
-
-def scancode_detector(path: Path) -> tuple[str | None, tuple[LicenseFinding, ...]]:
-    """Detect licenses with scancode-toolkit (imported only when a file needs it)."""
-    try:
-        from gplscan.facts.licenses import LicenseDetectionUnavailable, detect_licenses
-    except ImportError as exc:  # pragma: no cover - the module is part of gplscan
-        raise LicenseDetectionUnavailableError(str(exc)) from exc
-    try:
-        detection = detect_licenses(path)
-    except LicenseDetectionUnavailable as exc:
-        raise LicenseDetectionUnavailableError(
-            f"license detection unavailable, license left unknown: {exc}"
-        ) from exc
-    return detection.expression, tuple(
-        LicenseFinding(m.expression, m.start_line, m.end_line, m.rule) for m in detection.matches
-    )
+__all__ = ["LicenseFinding", "Options", "run"]

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gplscan.examples import BUILD_TOOLS, example_names, prepare_example
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir() -> Iterator[Path]:
+    """Every scan in the tests (in-process or CLI) caches into a fresh directory of its own,
+    never into the user's ~/.cache."""
+    with tempfile.TemporaryDirectory(prefix="gplscan-test-cache-") as tmp:
+        old = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = tmp
+        try:
+            yield Path(tmp)
+        finally:
+            if old is None:
+                os.environ.pop("XDG_CACHE_HOME", None)
+            else:
+                os.environ["XDG_CACHE_HOME"] = old
 
 
 @pytest.fixture(scope="session")

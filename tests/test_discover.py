@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gplscan.discover import Discovered, classify, walk
+from gplscan.discover import Candidate, classify, walk
 from gplscan.model import FileKind, ScanIssue
 
 ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 57
@@ -49,7 +49,7 @@ def test_walk_skips_vcs_and_refuses_links_out(tmp_path: Path) -> None:
     (tmp_path / "out").symlink_to("/etc/passwd")
     (tmp_path / "in").symlink_to(tmp_path / "sub" / "a.c")
     items = list(walk(tmp_path))
-    paths = {str(i.entry.path) for i in items if isinstance(i, Discovered)}
+    paths = {str(i.path) for i in items if isinstance(i, Candidate)}
     assert paths == {"sub/a.c", "in"}
     issues = [i for i in items if isinstance(i, ScanIssue)]
     assert [str(i.path) for i in issues] == ["out"]

@@ -13,7 +13,8 @@ from gplscan.facts.spdx import SpdxError, find_tag, normalize
 def facts(tmp_path: Path, text: str, name: str = "x.c"):  # type: ignore[no-untyped-def]
     path = tmp_path / name
     path.write_bytes(text.encode())
-    return source_facts(path, PurePosixPath(name))
+    sf = source_facts(path, PurePosixPath(name))
+    return sf, sf.string_defines
 
 
 @pytest.mark.parametrize(
@@ -109,5 +110,5 @@ def test_symbol_lines_prefers_calls_and_definitions() -> None:
 def test_undecodable_bytes_do_not_crash(tmp_path: Path) -> None:
     path = tmp_path / "latin.c"
     path.write_bytes(b'/* Copyright \xe9t\xe9 */\nMODULE_LICENSE("GPL\xff");\n')
-    sf, _ = source_facts(path, PurePosixPath("latin.c"))
+    sf = source_facts(path, PurePosixPath("latin.c"))
     assert sf.module_licenses()[0].value == b"GPL\xff"

@@ -22,7 +22,9 @@ _STRING_OR_COMMENT = re.compile(
 
 def _blank(text: str) -> str:
     """Replace every character but newlines with spaces, so offsets and lines survive."""
-    return re.sub(r"[^\n]", " ", text)
+    if "\n" not in text:
+        return " " * len(text)
+    return "\n".join(" " * len(part) for part in text.split("\n"))
 
 
 def strip_comments(text: str, *, strings: bool = False) -> str:
@@ -42,7 +44,7 @@ def strip_comments(text: str, *, strings: bool = False) -> str:
     return _STRING_OR_COMMENT.sub(repl, text)
 
 
-_DIRECTIVE = re.compile(r"^[ \t]*#(?:[^\n\\]|\\.|\\\n)*", re.MULTILINE | re.DOTALL)
+_DIRECTIVE = re.compile(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", re.MULTILINE)
 
 
 def directives(text: str) -> Iterator[re.Match[str]]:
@@ -56,13 +58,19 @@ def blank_directives(text: str) -> str:
 
 
 class LineIndex:
-    """Offsets to 1-based line numbers in O(log n)."""
+    """Offsets to 1-based line numbers: counted for the first few, then by bisection."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0]
-        self._starts.extend(m.end() for m in re.finditer("\n", text))
+        self._text = text
+        self._calls = 0
+        self._starts: list[int] | None = None
 
     def line(self, offset: int) -> int:
+        if self._starts is None:
+            self._calls += 1
+            if self._calls <= 8:
+                return self._text.count("\n", 0, offset) + 1
+            self._starts = [0, *(m.end() for m in re.finditer("\n", self._text))]
         return bisect.bisect_right(self._starts, offset)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -43,6 +43,8 @@ LDFLAGS_VARS = (
     "LDFLAGS_MODULE",
     "KBUILD_LDFLAGS_MODULE",
 )
+SOURCE_SUFFIXES = (".c", ".S", ".s", ".cc", ".cpp")
+CFLAGS_VARS = ("ccflags-y", "ccflags-m", "EXTRA_CFLAGS", "subdir-ccflags-y", "asflags-y")
 _OBJECT_LIKE = re.compile(r"\.(?:o|o_shipped|o_binary|a|ko)$|\.o_[A-Za-z0-9]+$")
 
 
@@ -52,6 +54,7 @@ class Word:
 
     text: str
     evidence: Evidence
+    conditional: bool = False  # put there by an assignment whose name depends on CONFIG_*
 
 
 @dataclass(slots=True)
@@ -85,7 +88,9 @@ class _Reader:
         src_dir: Path,
         issues: list[ScanIssue],
         rel: Callable[[Path], PurePosixPath],
+        config: Mapping[str, str] | None = None,
     ) -> None:
+        self.config = config or {}
         self.root = root
         self.src_dir = src_dir
         self.issues = issues
@@ -266,7 +271,8 @@ class _Reader:
             return
         if op == "?=" and (name in self.db.variables or name in self.builtins):
             return
-        words = [Word(w, evidence) for w in _split_words(value)]
+        conditional = "$" in m.group("name")
+        words = [Word(w, evidence, conditional) for w in _split_words(value)]
         existing = self.db.variables.get(name)
         if op == "+=" and existing is not None:
             if not existing.recursive:
@@ -335,9 +341,14 @@ class _Reader:
             if ref and ref.group(1) in self.db.variables:
                 if depth >= MAX_EXPANSION_DEPTH:
                     continue
-                out.extend(self.value(ref.group(1), depth + 1))
+                inner = self.value(ref.group(1), depth + 1)
+                if w.conditional:
+                    inner = [Word(i.text, i.evidence, True) for i in inner]
+                out.extend(inner)
                 continue
-            out.extend(Word(t, w.evidence) for t in self.expand(w.text, depth).split())
+            out.extend(
+                Word(t, w.evidence, w.conditional) for t in self.expand(w.text, depth).split()
+            )
         return out
 
     def expand(self, text: str, depth: int = 0) -> str:
@@ -379,7 +390,7 @@ class _Reader:
         if name in self.builtins:
             return self.builtins[name]
         if name.startswith("CONFIG_"):
-            return "m"
+            return self.config.get(name[7:], "m")
         return os.environ.get(name, "") if name in ("HOME", "USER") else ""
 
     def _reference(self, body: str, depth: int) -> str:
@@ -621,7 +632,7 @@ def build_file_for(directory: Path) -> Path | None:
 
 
 def read_kbuild(
-    build_file: Path, root: Path, issues: list[ScanIssue]
+    build_file: Path, root: Path, issues: list[ScanIssue], config: Mapping[str, str] | None = None
 ) -> tuple[list[ModuleSpec], list[CopyRule]]:
     """Modules (with members) and copy rules one directory's build file describes."""
 
@@ -632,7 +643,7 @@ def read_kbuild(
             return PurePosixPath(p.name)
 
     directory = build_file.parent
-    reader = _Reader(root, directory.resolve(), issues, rel)
+    reader = _Reader(root, directory.resolve(), issues, rel, config)
     reader.read(build_file)
     dir_rel = rel(directory)
 
@@ -651,6 +662,19 @@ def read_kbuild(
                 target = object_path(w.text)
                 if target is not None:
                     ld_objects.append((w, target))
+
+    include_dirs: list[PurePosixPath] = []
+    for var in CFLAGS_VARS:
+        flags = [w.text for w in reader.value(var)]
+        for i, text in enumerate(flags):
+            flag = text[2:] if text.startswith("-I") else None
+            if text == "-I" and i + 1 < len(flags):
+                flag = flags[i + 1]
+            if flag:
+                where = Path(flag) if os.path.isabs(flag) else root / flag
+                target = object_path(str(where))
+                if target is not None and target not in include_dirs:
+                    include_dirs.append(target)
 
     modules: list[ModuleSpec] = []
     seen: set[str] = set()
@@ -680,10 +704,36 @@ def read_kbuild(
             if target is not None:
                 members.append(MemberRef(target, "self", word.evidence))
         members.extend(MemberRef(t, "ldflags", w.evidence) for w, t in ld_objects)
-        modules.append(ModuleSpec(name, dir_rel, word.evidence, tuple(_dedupe(members))))
+        conditional = word.conditional
+        modules.append(
+            ModuleSpec(
+                name,
+                dir_rel,
+                word.evidence,
+                tuple(_dedupe(members)),
+                tuple(include_dirs),
+                conditional,
+            )
+        )
 
     copies: list[CopyRule] = []
     for rule in reader.db.rules:
+        compiled = [p for p in rule.prereqs if "%" not in p and p.endswith(SOURCE_SUFFIXES)]
+        if compiled and not any(t.endswith("_shipped") for t in rule.prereqs):
+            # an explicit compile rule, e.g. $(obj)/aes-glue-%.o: $(src)/aes-glue.c
+            source = object_path(compiled[0])
+            for target_word in rule.targets:
+                target = object_path(target_word.replace("%", "\x00"))
+                if source is not None and target is not None:
+                    copies.append(
+                        CopyRule(
+                            PurePosixPath(str(target).replace("\x00", "%")),
+                            source,
+                            rule.evidence,
+                            "compile",
+                        )
+                    )
+            continue
         shipped = [p for p in rule.prereqs if "%" not in p and p.endswith("_shipped")]
         linking = any(re.search(r"\b(cp|cat|ln|install)\b", r) for r in rule.recipe)
         if not shipped and not linking:

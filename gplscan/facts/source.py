@@ -7,6 +7,7 @@ and the ``#define NAME "string"`` macros a MODULE_LICENSE may refer to.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -25,9 +26,10 @@ MODULE_MACROS: dict[str, str] = {
     "MODULE_SOFTDEP": "softdep",
     "MODULE_IMPORT_NS": "import_ns",
 }
-_MODULE_CALL = re.compile(r"\b(MODULE_(?:[A-Z_]+)|MODULE_INFO)\s*\(")
+# literal first, so the regex engine can jump between candidates; word start checked by hand
+_MODULE_CALL = re.compile(r"(MODULE_[A-Z_]+)\s*\(")
 _EXPORT_CALL = re.compile(
-    r"\b(EXPORT_SYMBOL(?:_NS)?(?:_GPL)?(?:_FUTURE)?|EXPORT_SYMBOL_NS_GPL|"
+    r"(EXPORT_SYMBOL(?:_NS)?(?:_GPL)?(?:_FUTURE)?|EXPORT_SYMBOL_NS_GPL|"
     r"EXPORT_SYMBOL_FOR_MODULES|EXPORT_SYMBOL_GPL_FOR_MODULES|EXPORT_GPL_SYMBOL)\s*\("
 )
 _STRING_DEFINE = re.compile(
@@ -61,44 +63,91 @@ def read_text(path: Path) -> str:
     return path.read_bytes().decode("utf-8", "surrogateescape")
 
 
-def source_facts(
-    path: Path, rel: PurePosixPath, text: str | None = None
-) -> tuple[SourceFacts, tuple[tuple[str, bytes], ...]]:
-    """Read one file's facts; also return its ``#define NAME "string"`` macros.
+def decode(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
 
-    Raises OSError when the file cannot be read; everything else becomes data.
+
+_TAG_BYTES = b"SPDX-License-Identifier:"
+
+
+def read_tag(data: bytes, rel: PurePosixPath) -> tuple[SpdxTag | None, str | None]:
+    """The file's SPDX tag (normalized, with its line), or the reason it does not parse."""
+    at = data.find(_TAG_BYTES)
+    if at < 0:
+        return None, None
+    end = data.find(b"\n", at)
+    line_text = decode(data[at : end if end >= 0 else len(data)])
+    found = spdx.find_tag(line_text)
+    line = data.count(b"\n", 0, at) + 1
+    if found is None:  # pragma: no cover - the marker was found just above
+        return None, None
+    raw = found[0]
+    try:
+        return SpdxTag(spdx.normalize(raw), raw, Location(rel, line)), None
+    except spdx.SpdxError as exc:
+        return None, f"line {line}: {exc}"
+
+
+def source_facts(
+    path: Path | None, rel: PurePosixPath, text: str | None = None, *, defines: bool = True
+) -> SourceFacts:
+    """Read one file's facts (from ``text`` when given, else from ``path``).
+
+    Raises OSError when the file cannot be read; everything else becomes data. Function
+    definitions are the costly part and are read only when ``defines`` is set.
     """
     if text is None:
+        assert path is not None
         text = read_text(path)
+    tag, tag_error = read_tag(text.encode("utf-8", "surrogateescape"), rel)
     lines = ctext.LineIndex(text)
-    tag: spdx.Tag | None = None
-    tag_error: str | None = None
-    found = spdx.find_tag(text)
-    spdx_tag = None
-    if found is not None:
-        raw, offset = found
-        try:
-            tag = spdx.Tag(spdx.normalize(raw), raw, offset)
-        except spdx.SpdxError as exc:
-            tag_error = f"line {lines.line(offset)}: {exc}"
-    if tag is not None:
-        spdx_tag = SpdxTag(tag.expression, tag.raw, Location(rel, lines.line(tag.offset)))
-
     uncommented = ctext.strip_comments(text)
-    defines = tuple(_string_defines(uncommented))
+    string_defines = tuple(_string_defines(uncommented))
+    includes = tuple(_includes(uncommented))
     code = ctext.blank_directives(uncommented)
-    module_info = tuple(_module_info(code, rel, lines))
-    exports = tuple(_exports(code, rel, lines))
-    functions = frozenset(_defined_functions(ctext.strip_comments(code, strings=True)))
-    facts = SourceFacts(
+    return SourceFacts(
         path=rel,
-        spdx=spdx_tag,
+        spdx=tag,
         spdx_error=tag_error,
-        module_info=module_info,
-        exports=exports,
-        defines=functions,
+        module_info=tuple(_module_info(code, rel, lines)),
+        exports=tuple(_exports(code, rel, lines)),
+        defines=frozenset(_defined_functions(ctext.strip_comments(code, strings=True)))
+        if defines
+        else frozenset(),
+        string_defines=string_defines,
+        includes=includes,
     )
-    return facts, defines
+
+
+def defined_functions(text: str) -> frozenset[str]:
+    """Non-static functions a source defines at file scope."""
+    code = ctext.blank_directives(ctext.strip_comments(text))
+    return frozenset(_defined_functions(ctext.strip_comments(code, strings=True)))
+
+
+_INCLUDE = re.compile(r'#[ \t]*include[ \t]*([<"][^>"\n]+[>"])')
+
+
+def _includes(uncommented: str) -> Iterable[str]:
+    for m in ctext.directives(uncommented):
+        inc = _INCLUDE.match(m.group(0).lstrip())
+        if inc:
+            yield inc.group(1)
+
+
+def rebind(sf: SourceFacts, rel: PurePosixPath) -> SourceFacts:
+    """The same facts for another file with the same content (facts are cached by content)."""
+    if sf.path == rel:
+        return sf
+    return dataclasses.replace(
+        sf,
+        path=rel,
+        spdx=dataclasses.replace(sf.spdx, at=Location(rel, sf.spdx.at.line)) if sf.spdx else None,
+        module_info=tuple(
+            dataclasses.replace(d, at=Location(rel, d.at.line)) for d in sf.module_info
+        ),
+        exports=tuple(dataclasses.replace(e, at=Location(rel, e.at.line)) for e in sf.exports),
+    )
 
 
 def _string_defines(uncommented: str) -> Iterable[tuple[str, bytes]]:
@@ -111,7 +160,11 @@ def _string_defines(uncommented: str) -> Iterable[tuple[str, bytes]]:
 
 
 def _module_info(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Iterable[ModuleInfoDecl]:
+    if "MODULE_" not in code:
+        return
     for m in _MODULE_CALL.finditer(code):
+        if _word_continues(code, m.start()):
+            continue
         macro = m.group(1)
         if macro != "MODULE_INFO" and macro not in MODULE_MACROS:
             continue
@@ -134,7 +187,11 @@ def _module_info(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Itera
 
 
 def _exports(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Iterable[ExportDecl]:
+    if "EXPORT_" not in code:
+        return
     for m in _EXPORT_CALL.finditer(code):
+        if _word_continues(code, m.start()):
+            continue
         call = ctext.call_arguments(code, m.end() - 1)
         if call is None:
             continue
@@ -148,6 +205,11 @@ def _exports(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Iterable[
             namespace = literal.decode("utf-8", "replace") if literal is not None else args[1]
         gpl_only = "GPL" in macro and "FUTURE" not in macro
         yield ExportDecl(args[0], gpl_only, namespace, Location(rel, lines.line(m.start())))
+
+
+def _word_continues(text: str, start: int) -> bool:
+    """True when ``text[start]`` is inside a longer identifier (no word boundary before it)."""
+    return start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")
 
 
 def _defined_functions(code: str) -> Iterable[str]:

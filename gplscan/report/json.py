@@ -83,6 +83,26 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         "findings": [_finding(f) for f in result.findings],
         "complete": result.complete,
         "issues": [_issue(i) for i in result.issues],
+        "inventory": _inventory(result),
+        "scan": dict(result.facts),
+    }
+
+
+def _inventory(result: ScanResult) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    licenses: dict[str, list[str]] = {}
+    for f in result.inventory:
+        counts[f.status] = counts.get(f.status, 0) + 1
+        if f.license:
+            licenses.setdefault(f.license, []).append(str(f.path))
+    return {
+        "scope": result.inventory_scope,
+        "counts": counts,
+        "licenses": licenses,
+        "files": [
+            {"path": str(f.path), "status": f.status, "license": f.license, "line": f.line}
+            for f in result.inventory
+        ],
     }
 
 

@@ -244,8 +244,14 @@ def declared_license_category(
     wanted = set(params.get("categories", ()))  # type: ignore[call-overload]
     declared = binary.declared
     if declared is None:
-        readable = binary.kind != "planned" or any(
-            c.origin is Origin.SOURCE for c in binary.components
+        # a planned obj-$(CONFIG_X) module may never be built as a module: only a built
+        # one, or an unconditional obj-m, is known to be a module that needs a license
+        # and only when every member's source was read: the declaration may sit in the
+        # part gplscan could not see
+        readable = binary.kind != "planned" or (
+            not binary.conditional
+            and bool(binary.components)
+            and all(c.origin is Origin.SOURCE for c in binary.components)
         )
         if "missing" in wanted and readable and binary.license_note is None:
             yield Match(
