@@ -47,7 +47,7 @@ class Candidate:
     """A regular file found by the walk, not read yet (absolute paths stay in this layer)."""
 
     path: PurePosixPath
-    abspath: Path
+    abspath: str
     stat: os.stat_result
 
 
@@ -117,67 +117,71 @@ def walk(root: Path) -> Iterator[Candidate | ScanIssue]:
 
     Nothing is opened here: reading and classifying happen in :func:`sniff`, in parallel.
     Symbolic links are followed only when they stay inside ``root``; special files (FIFOs,
-    sockets, devices) are reported and never opened, so a scan cannot block on them.
+    sockets, devices) are reported and never opened, so a scan cannot block on them. Paths
+    are handled as strings here: a kernel tree has 80,000 files and pathlib objects for
+    each step of each would cost more than the walk itself.
     """
     root = root.resolve()
     if root.is_file():
-        yield from _visit(root, PurePosixPath(root.name))
+        yield from _visit(str(root), root.name)
         return
-    stack = [root]
+    top = str(root)
+    stack: list[tuple[str, str]] = [(top, "")]
     while stack:
-        directory = stack.pop()
+        directory, prefix = stack.pop()
         try:
             with os.scandir(directory) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             yield ScanIssue(
-                _rel(directory, root), "discover", f"directory not readable: {exc.strerror or exc}"
+                PurePosixPath(prefix.rstrip("/") or "."),
+                "discover",
+                f"directory not readable: {exc.strerror or exc}",
             )
             continue
         subdirs = []
         for entry in entries:
-            path = Path(entry.path)
-            rel = _rel(path, root)
+            rel = prefix + entry.name
             try:
                 if entry.is_symlink():
-                    real = path.resolve()
-                    if not real.is_relative_to(root):
+                    real = os.path.realpath(entry.path)
+                    if real != top and not real.startswith(top + os.sep):
                         yield ScanIssue(
-                            rel, "discover", "symbolic link points outside the target; not followed"
+                            PurePosixPath(rel),
+                            "discover",
+                            "symbolic link points outside the target; not followed",
                         )
                         continue
-                    if real.is_dir():
+                    if os.path.isdir(real):
                         continue  # the directory it names is walked in its own place
                 elif entry.is_dir(follow_symlinks=False):
                     if entry.name not in SKIP_DIRS:
-                        subdirs.append(path)
+                        subdirs.append((entry.path, rel + "/"))
                     continue
             except OSError as exc:
-                yield ScanIssue(rel, "discover", f"not readable: {exc.strerror or exc}")
+                yield ScanIssue(
+                    PurePosixPath(rel), "discover", f"not readable: {exc.strerror or exc}"
+                )
                 continue
-            yield from _visit(path, rel)
+            yield from _visit(entry.path, rel)
         stack.extend(reversed(subdirs))
 
 
-def _rel(path: Path, root: Path) -> PurePosixPath:
+def _visit(path: str, rel: str) -> Iterator[Candidate | ScanIssue]:
     try:
-        return PurePosixPath(path.relative_to(root).as_posix())
-    except ValueError:
-        return PurePosixPath(path.name)
-
-
-def _visit(path: Path, rel: PurePosixPath) -> Iterator[Candidate | ScanIssue]:
-    try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError as exc:
-        yield ScanIssue(rel, "discover", f"not readable: {exc.strerror or exc}")
+        yield ScanIssue(PurePosixPath(rel), "discover", f"not readable: {exc.strerror or exc}")
         return
     if not stat.S_ISREG(st.st_mode):
         yield ScanIssue(
-            rel, "discover", "not a regular file (FIFO, socket or device); not read", skipped=False
+            PurePosixPath(rel),
+            "discover",
+            "not a regular file (FIFO, socket or device); not read",
+            skipped=False,
         )
         return
-    yield Candidate(rel, path, st)
+    yield Candidate(PurePosixPath(rel), path, st)
 
 
 def sniff(rel: PurePosixPath, data: bytes, size: int) -> FileEntry:

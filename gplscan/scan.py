@@ -123,7 +123,8 @@ def run(
             issues.append(ScanIssue(rel, "source", record.spdx_error, skipped=False))
 
     arch = options.arch or host_arch()
-    modules, copies = _build_facts(root, records, issues, arch)
+    # an inventory alone needs no link graph: the build files are not read
+    modules, copies = _build_facts(root, records, issues, arch) if options.rules else ((), {})
     light = {
         rel: SourceFacts(rel, r.spdx, r.spdx_error)
         for rel, r in records.items()
@@ -151,7 +152,7 @@ def run(
     dirs = {p.parent for p in records}
     include_dirs = [
         *{d for m in modules for d in m.include_dirs},
-        *kernel_include_dirs(dirs, options.arch or host_arch()),
+        *kernel_include_dirs(dirs, arch),
     ]
     full, headers, includes = include_closure(linked, records.keys(), include_dirs, read_batch)
     scope = set(linked) | headers
@@ -181,10 +182,10 @@ def run(
     if rules:
         ctx = Context(licenses=licenses, edges=graph.edges)
         findings = tuple(build_findings(evaluate(rules, graph.binaries, ctx)))
-    entries = tuple(sorted((r.entry for r in records.values()), key=lambda e: str(e.path)))
+    entries = tuple(r.entry for _, r in sorted(records.items(), key=lambda kv: str(kv[0])))
     inventory_paths = records.keys() if options.inventory else scope
     inventory = tuple(
-        _file_license(p, records[p], detections.get(p)) for p in sorted(inventory_paths)
+        _file_license(p, records[p], detections.get(p)) for p in sorted(inventory_paths, key=str)
     )
     if cache.error:
         issues.append(ScanIssue(PurePosixPath("."), "cache", cache.error, skipped=False))

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gplscan.discover import Candidate, sniff
 from gplscan.errors import ObjectParseError
@@ -30,6 +30,7 @@ from gplscan.model import (
     FileEntry,
     FileKind,
     LicenseFinding,
+    Location,
     ObjectFacts,
     ScanIssue,
     SourceFacts,
@@ -53,6 +54,29 @@ class FileRecord:
     spdx: SpdxTag | None = None
     spdx_error: str | None = None
     object_error: str | None = None
+
+    def to_row(self) -> list[object]:
+        """Plain values for the cache (fast to store and load, unlike pickled objects)."""
+        e, t = self.entry, self.spdx
+        return [
+            e.kind.value,
+            e.size,
+            e.note,
+            self.sha256,
+            t.raw if t else None,
+            t.expression if t else None,
+            t.at.line if t else None,
+            self.spdx_error,
+            self.object_error,
+        ]
+
+    @classmethod
+    def from_row(cls, rel: PurePosixPath, row: list[Any]) -> FileRecord:
+        kind, size, note, digest, raw, expression, line, spdx_error, object_error = row
+        tag = SpdxTag(expression, raw, Location(rel, line)) if raw is not None else None
+        return cls(
+            FileEntry(rel, FileKind(kind), size, note), digest, tag, spdx_error, object_error
+        )
 
 
 def default_jobs() -> int:
@@ -156,23 +180,21 @@ def read_all(
     todo: list[tuple[PurePosixPath, str, int]] = []
     stats: dict[PurePosixPath, tuple[str, Stat]] = {}
     for c in candidates:
-        key = str(c.abspath)
+        key = c.abspath
         stat = Stat.of(c.stat)
-        hit = cached.get(key)
-        if (
-            hit is not None
-            and hit[0] == stat
-            and isinstance(hit[1], FileRecord)
-            and hit[1].entry.path == c.path
-        ):
-            records[c.path] = hit[1]
-        else:
-            todo.append((c.path, key, c.stat.st_size))
         stats[c.path] = (key, stat)
+        hit = cached.get(key)
+        if hit is not None and hit[0] == stat:
+            try:
+                records[c.path] = FileRecord.from_row(c.path, hit[1])
+                continue
+            except (ValueError, TypeError):  # a row this code cannot read: read the file
+                pass
+        todo.append((c.path, key, c.stat.st_size))
 
     issues: list[ScanIssue] = []
     objects: dict[PurePosixPath, ObjectFacts] = {}
-    fresh: dict[str, tuple[Stat, FileRecord]] = {}
+    fresh: dict[str, tuple[Stat, list[object]]] = {}
     fresh_objects: dict[str, ObjectFacts] = {}
     for rel, record, obj, issue in _map(_read_files, todo, jobs, progress, "reading"):
         if issue is not None:
@@ -180,7 +202,7 @@ def read_all(
             continue
         assert record is not None
         records[rel] = record
-        fresh[stats[rel][0]] = (stats[rel][1], record)
+        fresh[stats[rel][0]] = (stats[rel][1], record.to_row())
         if obj is not None:
             objects[rel] = obj
             fresh_objects[record.sha256] = replace(obj, path=PurePosixPath(""))
