@@ -86,6 +86,14 @@ def _scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--no-cache", is_flag=True, help="Neither read nor write the cache: read every file."
         ),
         click.option(
+            "--kernel",
+            type=click.Path(exists=True, path_type=Path),
+            default=None,
+            help="The kernel the modules are for: its Module.symvers, a headers or build "
+            "tree holding one, or a kernel source tree (default: the target's own "
+            "Module.symvers, else the running system's; the report says which).",
+        ),
+        click.option(
             "--arch",
             default=None,
             metavar="ARCH",
@@ -142,6 +150,7 @@ def audit(
     jobs: int | None,
     cache_dir: Path | None,
     no_cache: bool,
+    kernel: Path | None,
     arch: str | None,
 ) -> None:
     """Audit PATH: a driver source tree, a built tree, or a single object.
@@ -154,7 +163,7 @@ def audit(
     its objects and the headers they include): SPDX tags first, scancode-toolkit only for
     files without one. Facts are cached by content, so a re-scan reads only what changed.
     """
-    opts = _options(jobs, cache_dir, no_cache, arch, inventory=inventory)
+    opts = _options(jobs, cache_dir, no_cache, arch, kernel=kernel, inventory=inventory)
     sys.exit(
         _audit_and_report(path, str(path), fmt, output, fail_on, allow_partial, color, quiet, opts)
     )
@@ -188,6 +197,7 @@ def inventory(
     jobs: int | None,
     cache_dir: Path | None,
     no_cache: bool,
+    kernel: Path | None,
     arch: str | None,
 ) -> None:
     """License inventory of every file under PATH: license -> files.
@@ -334,12 +344,13 @@ def _options(
     no_cache: bool,
     arch: str | None,
     *,
+    kernel: Path | None = None,
     inventory: bool = False,
     rules: bool = True,
 ) -> Options:
     from gplscan.scan import Options
 
-    base = Options(jobs=jobs, arch=arch, inventory=inventory, rules=rules)
+    base = Options(jobs=jobs, arch=arch, kernel=kernel, inventory=inventory, rules=rules)
     if no_cache:
         return replace(base, cache_dir=None)
     if cache_dir is not None:

@@ -36,7 +36,7 @@ def make_finding(rule: Rule, binary: Binary, match: Match) -> Finding:
     return Finding(
         rule=rule.name,
         rule_id=rule.id,
-        severity=rule.severity,
+        severity=match.severity or rule.severity,
         binary=str(binary.path),
         object=match.object,
         symbol=match.symbol,

@@ -9,17 +9,19 @@ describes (a directory of built modules) are judged on what they carry themselve
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
 from gplscan.facts.source import defined_functions, symbol_lines
+from gplscan.facts.symvers import KernelSymbols
 from gplscan.model import (
     Binary,
     Component,
     DeclaredLicense,
     Edge,
     Evidence,
+    Import,
     ModuleInfoDecl,
     ModuleSpec,
     ObjectFacts,
@@ -204,3 +206,64 @@ def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> li
             if back:
                 edges.append(Edge("imports-symbol", str(cc.path), str(oc.path), back))
     return edges
+
+
+def resolve_imports(
+    binaries: tuple[Binary, ...],
+    facts: TreeFacts,
+    kernel: KernelSymbols,
+) -> tuple[tuple[Binary, ...], list[Edge]]:
+    """Resolve every undefined symbol of every built module.
+
+    To another binary of the target that exports it (from its ``__ksymtab*`` records, or
+    its sources' EXPORT_SYMBOL declarations when it is only planned), else to the kernel's
+    exports (Module.symvers), else ``unresolved``. Also fills each binary's exports.
+    """
+    exports: dict[PurePosixPath, tuple[tuple[str, bool], ...]] = {}
+    for b in binaries:
+        obj = facts.objects.get(b.path)
+        if obj is not None and obj.exports:
+            exports[b.path] = obj.exports
+        else:
+            found = {
+                (e.symbol, e.gpl_only)
+                for c in b.components
+                for src in c.sources
+                for e in (facts.sources[src].exports if src in facts.sources else ())
+            }
+            exports[b.path] = tuple(sorted(found))
+    providers: dict[str, tuple[PurePosixPath, bool]] = {}
+    for path, exported in exports.items():
+        for symbol, gpl in exported:
+            providers.setdefault(symbol, (path, gpl))
+
+    out: list[Binary] = []
+    edges: list[Edge] = []
+    for b in binaries:
+        obj = facts.objects.get(b.path)
+        imports: list[Import] = []
+        if obj is not None:
+            by_provider: dict[str, list[Evidence]] = {}
+            for symbol in sorted(obj.undefined):
+                local = providers.get(symbol)
+                if local is not None and local[0] != b.path:
+                    kind = "EXPORT_SYMBOL_GPL" if local[1] else "EXPORT_SYMBOL"
+                    ev = Evidence(
+                        "symbol", f"{symbol} is exported by {local[0]} with {kind}", local[0]
+                    )
+                    imports.append(Import(symbol, str(local[0]), local[1], None, ev))
+                elif symbol in kernel.exports:
+                    k = kernel.exports[symbol]
+                    imports.append(Import(symbol, k.module, k.gpl_only, k.namespace, k.evidence))
+                else:
+                    imports.append(Import(symbol, "unresolved", None, None, None))
+                    continue
+                by_provider.setdefault(imports[-1].provider, []).append(
+                    Evidence("symbol", symbol, b.path)
+                )
+            edges.extend(
+                Edge("imports-symbol", str(b.path), provider, tuple(evs))
+                for provider, evs in sorted(by_provider.items())
+            )
+        out.append(replace(b, imports=tuple(imports), exports=exports[b.path]))
+    return tuple(out), edges

@@ -269,6 +269,8 @@ class Component:
     reasons: tuple[str, ...]
     license_evidence: tuple[Evidence, ...] = ()
     provenance: tuple[Evidence, ...] = ()  # the reasons, as evidence with kinds and places
+    expected: frozenset[str] = frozenset()  # what its named source defines, when both are read
+    named_source: PurePosixPath | None = None  # the source it names (stem or STT_FILE)
     defined: frozenset[str] = frozenset()
     undefined: frozenset[str] = frozenset()
 
@@ -298,6 +300,21 @@ class DeclaredLicense:
 
 
 @dataclass(frozen=True, slots=True)
+class Import:
+    """A symbol a module needs, and what provides it.
+
+    ``provider``: ``vmlinux`` (the kernel), the path of another binary of the target, an
+    exporting module the kernel's Module.symvers names, or ``unresolved``.
+    """
+
+    symbol: str
+    provider: str
+    gpl_only: bool | None  # None when unresolved
+    namespace: str | None
+    evidence: Evidence | None
+
+
+@dataclass(frozen=True, slots=True)
 class Binary:
     """A linked binary: a built module, or one the build files plan (``planned``)."""
 
@@ -310,6 +327,8 @@ class Binary:
     composition_known: bool = True  # False when only the binary itself is in the target
     license_note: str | None = None  # why the declared license is unknown, when it is
     conditional: bool = False  # a planned module that exists only when a CONFIG option is m
+    imports: tuple[Import, ...] = ()  # resolved undefined symbols (built modules)
+    exports: tuple[tuple[str, bool], ...] = ()  # (symbol, gpl_only) it exports
 
     def component(self, path: PurePosixPath) -> Component | None:
         return next((c for c in self.components if c.path == path), None)

@@ -59,33 +59,39 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
     stem = str(path)[:-2] if name.endswith(".o") else None
     built = facts.objects.get(path)
 
-    if stem is not None:
-        for ext in SOURCE_EXTENSIONS:
-            src = PurePosixPath(stem + ext)
-            entry = facts.files.get(src)
-            if entry is not None and entry.kind is FileKind.SOURCE:
+    # an explicit rule for this very file wins, as in make; then the stem's source; then
+    # pattern rules; then Kbuild's implicit copy of <name>_shipped
+    exact = facts.copies.get(path)
+    copy = exact
+    if exact is None or exact.action == "compile":
+        if exact is None and stem is not None:
+            for ext in SOURCE_EXTENSIONS:
+                src = PurePosixPath(stem + ext)
+                entry = facts.files.get(src)
+                if entry is not None and entry.kind is FileKind.SOURCE:
+                    return _from_source(
+                        member,
+                        src,
+                        facts,
+                        built,
+                        f"Kbuild compiles {name} from {src.name} (rule %.o: %{ext})",
+                    )
+        copy = exact or next((r for r in facts.patterns if r.makes(path)), None)
+        if copy is not None and copy.action == "compile":
+            src_entry = facts.files.get(copy.source)
+            if src_entry is not None and src_entry.kind is FileKind.SOURCE:
+                where = f"{copy.evidence.path}:{copy.evidence.line}"
                 return _from_source(
                     member,
-                    src,
+                    copy.source,
                     facts,
                     built,
-                    f"Kbuild compiles {name} from {src.name} (rule %.o: %{ext})",
+                    f"the rule at {where} compiles {name} from {copy.source.name}",
                 )
+            copy = None
 
     provider: PurePosixPath | None = None
     how = ""
-    copy = facts.copies.get(path) or next((r for r in facts.patterns if r.makes(path)), None)
-    if copy is not None and copy.action == "compile":
-        src_entry = facts.files.get(copy.source)
-        if src_entry is not None and src_entry.kind is FileKind.SOURCE:
-            where = f"{copy.evidence.path}:{copy.evidence.line}"
-            return _from_source(
-                member,
-                copy.source,
-                facts,
-                built,
-                f"the rule at {where} compiles {name} from {copy.source.name}",
-            )
     shipped = PurePosixPath(str(path) + "_shipped")
     if copy is not None:
         provider = copy.source
@@ -140,6 +146,8 @@ def _from_source(
     sf = facts.sources.get(src)
     evidence, reasons = license_evidence(sf)
     defined = built.defined if built else (sf.defines if sf else frozenset())
+    # a built object is checked against what its source defines (object-source-mismatch)
+    expected = facts.symbols.defined_in(src) if built is not None else frozenset()
     return Component(
         path=member.path,
         origin=Origin.SOURCE,
@@ -151,6 +159,8 @@ def _from_source(
         license_evidence=evidence,
         defined=defined,
         undefined=built.undefined if built else frozenset(),
+        expected=expected,
+        named_source=src,
     )
 
 
@@ -197,6 +207,26 @@ def _from_object(
     evidence.append(Evidence("symbol", text, provider))
     names = [n for n in obj.file_symbols if n.endswith(SOURCE_EXTENSIONS)]
     missing = [n for n in names if n not in facts.source_names]
+    named = [provider.parent / n for n in names if provider.parent / n in facts.sources]
+    for ext in (".c", ".S"):
+        stem_source = PurePosixPath(str(member.path)[:-2] + ext)
+        if (
+            member.path.name.endswith(".o")
+            and stem_source in facts.files
+            and stem_source not in named
+        ):
+            named.append(stem_source)
+    expected = facts.symbols.defined_in(named[0]) if named else frozenset()
+    if named:
+        evidence.append(
+            Evidence(
+                "symbol",
+                f"it stands for {named[0]} (by name), which the "
+                "tree holds, but that source does not define what "
+                "the object defines",
+                provider,
+            )
+        )
     if missing:
         evidence.append(
             Evidence(
@@ -217,4 +247,6 @@ def _from_object(
         provenance=tuple(evidence),
         defined=obj.defined,
         undefined=obj.undefined,
+        expected=expected,
+        named_source=named[0] if named else None,
     )

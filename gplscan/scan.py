@@ -33,9 +33,12 @@ from gplscan.facts.collect import (
 from gplscan.facts.includes import host_arch, include_closure, kernel_include_dirs
 from gplscan.facts.kbuild import build_file_for, read_kbuild
 from gplscan.facts.kconfig import KconfigTypes
+from gplscan.facts.source import function_bodies, identifiers
+from gplscan.facts.symvers import KernelSymbols, load_kernel_symbols
 from gplscan.findings import build_findings
-from gplscan.graph import LinkGraph, build_graph
+from gplscan.graph import LinkGraph, build_graph, resolve_imports
 from gplscan.model import (
+    Binary,
     CopyRule,
     FileKind,
     FileLicense,
@@ -79,6 +82,7 @@ class Options:
     inventory: bool = False  # also license-scan every file, not only what reaches a binary
     rules: bool = True  # evaluate rules (an inventory alone does not need them)
     arch: str | None = None  # kernel architecture for <asm/...> includes; None: the host's
+    kernel: Path | None = None  # Module.symvers, a kernel build/headers tree or source tree
     rules_dir: Path | None = None
 
 
@@ -134,19 +138,15 @@ def run(
     def read_batch(paths: list[PurePosixPath]) -> dict[PurePosixPath, SourceFacts]:
         return read_sources(paths, records, cache, root, jobs, progress, issues)
 
-    def load_definers() -> dict[str, tuple[PurePosixPath, ...]]:
-        return read_defines(
-            [p for p in light if records[p].entry.kind is FileKind.SOURCE],
-            records,
-            cache,
-            root,
-            jobs,
-            progress,
-            issues,
-        )
+    def load_defines(paths: list[PurePosixPath]) -> dict[PurePosixPath, frozenset[str]]:
+        return read_defines(paths, records, cache, root, jobs, progress, issues)
 
-    symbols = SymbolIndex(load_definers)
+    def every_source() -> list[PurePosixPath]:
+        return [p for p in light if records[p].entry.kind is FileKind.SOURCE]
+
+    symbols = SymbolIndex(load_defines, every_source)
     facts = _tree_facts(root, records, light, p1.objects, modules, copies, symbols)
+    symbols.preload(_built_with_source(modules, records, p1.objects))
     graph = build_graph(facts, _source_reader(root))
     linked = _linked_sources(graph)
     dirs = {p.parent for p in records}
@@ -177,11 +177,23 @@ def run(
         includes=includes,
     )
     graph = build_graph(facts, _source_reader(root))
+    kernel = KernelSymbols.none("not needed: no built module in the target")
+    binaries = graph.binaries
+    edges = graph.edges
+    if any(b.kind != "planned" for b in binaries):
+        kernel = load_kernel_symbols(options.kernel, root)
+        binaries, import_edges = resolve_imports(binaries, facts, kernel)
+        edges = (*edges, *import_edges)
 
     findings: tuple[Finding, ...] = ()
     if rules:
-        ctx = Context(licenses=licenses, edges=graph.edges)
-        findings = tuple(build_findings(evaluate(rules, graph.binaries, ctx)))
+        ctx = Context(
+            licenses=licenses,
+            edges=edges,
+            binaries={str(b.path): b for b in binaries},
+            wrappers=_wrappers(binaries, facts, _source_reader(root)),
+        )
+        findings = tuple(build_findings(evaluate(rules, binaries, ctx)))
     entries = tuple(r.entry for _, r in sorted(records.items(), key=lambda kv: str(kv[0])))
     inventory_paths = records.keys() if options.inventory else scope
     inventory = tuple(
@@ -205,16 +217,20 @@ def run(
             else "not needed: every file in scope carries an SPDX tag",
         ),
         ("symbol index", "read" if symbols.loaded else "not needed"),
+        (
+            "kernel exports",
+            f"{len(kernel.exports)} from {kernel.source}" if kernel.exports else kernel.source,
+        ),
         ("seconds", f"{time.monotonic() - started:.2f}"),
     )
     return ScanResult(
         target=display_target if display_target is not None else str(target),
         tool_version=__version__,
         files=entries,
-        binaries=graph.binaries,
+        binaries=binaries,
         findings=findings,
         issues=tuple(sorted(issues, key=lambda i: (str(i.path), i.stage, i.message))),
-        edges=graph.edges,
+        edges=edges,
         rules=rules,
         source_count=sum(1 for f in entries if f.kind is FileKind.SOURCE),
         object_count=sum(1 for f in entries if f.kind in (FileKind.OBJECT, FileKind.ARCHIVE)),
@@ -278,6 +294,45 @@ def _tree_facts(
         symbols=symbols,
         source_names=frozenset(p.name for p in sources),
     )
+
+
+def _built_with_source(
+    modules: tuple[ModuleSpec, ...],
+    records: Mapping[PurePosixPath, FileRecord],
+    objects: Mapping[PurePosixPath, ObjectFacts],
+) -> list[PurePosixPath]:
+    """Sources whose object is built in the tree: each is checked against its object."""
+    out = []
+    for spec in modules:
+        for m in spec.members:
+            if m.path in objects and m.path.name.endswith(".o"):
+                for ext in (".c", ".S"):
+                    src = PurePosixPath(str(m.path)[:-2] + ext)
+                    if src in records:
+                        out.append(src)
+    return out
+
+
+def _wrappers(
+    binaries: tuple[Binary, ...], facts: TreeFacts, read: Callable[[PurePosixPath], str | None]
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """For modules with sources, which GPL-only imports each plain export's body calls."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for b in binaries:
+        gpl_only = {i.symbol for i in b.imports if i.gpl_only}
+        plain = {sym for sym, gpl in b.exports if not gpl}
+        sources = [src for c in b.components for src in c.sources]
+        if not gpl_only or not plain or not sources:
+            continue
+        calls: dict[str, tuple[str, ...]] = {}
+        for src in sources:
+            text = read(src)
+            if text is None:
+                continue
+            for name, body in function_bodies(text, plain).items():
+                calls[name] = tuple(sorted(identifiers(body) & gpl_only))
+        out[str(b.path)] = calls
+    return out
 
 
 def _source_reader(root: Path) -> Callable[[PurePosixPath], str | None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -17,20 +17,42 @@ from gplscan.model import (
 
 
 class SymbolIndex:
-    """Which sources of the tree define which functions, read only if someone asks.
+    """Which functions each source of the tree defines, read only for whoever asks.
 
-    Reading every function definition of a large tree is the costliest source fact, and it
-    matters only for objects that have no source of their own stem (to tell whether some
-    other source accounts for them), so it is loaded on first use and then kept.
+    Reading function definitions is the costliest source fact, and it matters only for
+    objects that have no source of their own stem (does some other source account for
+    them?) and for objects checked against the source they name; so files are read on
+    demand (in batches, in parallel, through the cache) and kept.
     """
 
-    def __init__(self, load: Callable[[], Mapping[str, tuple[PurePosixPath, ...]]]) -> None:
+    def __init__(
+        self,
+        load: Callable[[list[PurePosixPath]], Mapping[PurePosixPath, frozenset[str]]],
+        every_source: Callable[[], list[PurePosixPath]],
+    ) -> None:
         self._load = load
-        self._definers: Mapping[str, tuple[PurePosixPath, ...]] | None = None
+        self._every_source = every_source
+        self._per_file: dict[PurePosixPath, frozenset[str]] = {}
+        self._definers: dict[str, tuple[PurePosixPath, ...]] | None = None
+
+    def preload(self, paths: Iterable[PurePosixPath]) -> None:
+        missing = sorted(set(paths) - self._per_file.keys())
+        if missing:
+            self._per_file.update(self._load(missing))
+
+    def defined_in(self, path: PurePosixPath) -> frozenset[str]:
+        self.preload([path])
+        return self._per_file.get(path, frozenset())
 
     def definers(self, symbol: str) -> tuple[PurePosixPath, ...]:
+        """Sources defining ``symbol`` (reads every source of the tree once)."""
         if self._definers is None:
-            self._definers = self._load()
+            self.preload(self._every_source())
+            index: dict[str, list[PurePosixPath]] = {}
+            for path in sorted(self._per_file):
+                for name in self._per_file[path]:
+                    index.setdefault(name, []).append(path)
+            self._definers = {k: tuple(v) for k, v in index.items()}
         return self._definers.get(symbol, ())
 
     @property
@@ -51,7 +73,7 @@ class TreeFacts:
     modules: tuple[ModuleSpec, ...]
     copies: Mapping[PurePosixPath, CopyRule]  # exact targets
     patterns: tuple[CopyRule, ...] = ()  # rules whose target is a % pattern
-    symbols: SymbolIndex = field(default_factory=lambda: SymbolIndex(dict))
+    symbols: SymbolIndex = field(default_factory=lambda: SymbolIndex(lambda paths: {}, list))
     source_names: frozenset[str] = frozenset()
     includes: Mapping[PurePosixPath, tuple[PurePosixPath, ...]] = field(
         default_factory=dict

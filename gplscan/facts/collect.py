@@ -306,9 +306,9 @@ def read_defines(
     jobs: int,
     progress: Progress,
     issues: list[ScanIssue],
-) -> dict[str, tuple[PurePosixPath, ...]]:
-    """Which sources define which functions: symbol -> sources, for the symbol index."""
-    paths = sorted(set(paths))
+) -> dict[PurePosixPath, frozenset[str]]:
+    """The functions each of ``paths`` defines, from the cache where the content was read."""
+    paths = sorted(p for p in set(paths) if p in records)
     found = cache.facts("defines", {records[p].sha256 for p in paths})
     per_file: dict[PurePosixPath, frozenset[str]] = {}
     todo: list[tuple[PurePosixPath, str]] = []
@@ -326,11 +326,7 @@ def read_defines(
         per_file[rel] = result
         fresh[records[rel].sha256] = result
     cache.put_facts("defines", fresh)
-    definers: dict[str, list[PurePosixPath]] = {}
-    for path in sorted(per_file):
-        for symbol in per_file[path]:
-            definers.setdefault(symbol, []).append(path)
-    return {k: tuple(v) for k, v in definers.items()}
+    return per_file
 
 
 # --- pass 3: license detection for untagged files in scope --------------------------------

@@ -288,3 +288,42 @@ def symbol_lines(text: str, symbols: Iterable[str], *, want: str = "use") -> dic
 
 
 _SCOPE_TOKENS = re.compile(r"[A-Za-z_]\w*|[{}]")
+
+
+def function_bodies(text: str, names: Iterable[str]) -> dict[str, str]:
+    """The code of each named function's body (comments and strings blanked), if defined."""
+    wanted = set(names)
+    if not wanted:
+        return {}
+    code = ctext.strip_comments(ctext.blank_directives(ctext.strip_comments(text)), strings=True)
+    bodies: dict[str, str] = {}
+    for m in _IDENT.finditer(code):
+        name = m.group(0)
+        if name not in wanted or name in bodies:
+            continue
+        paren = m.end()
+        while paren < len(code) and code[paren] in " \t\n":
+            paren += 1
+        if paren >= len(code) or code[paren] != "(":
+            continue
+        call = ctext.call_arguments(code, paren)
+        if call is None:
+            continue
+        brace = code.find("{", call[1])
+        semi = code.find(";", call[1])
+        if brace < 0 or (0 <= semi < brace):
+            continue
+        depth = 0
+        for i in range(brace, len(code)):
+            if code[i] == "{":
+                depth += 1
+            elif code[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    bodies[name] = code[brace + 1 : i]
+                    break
+    return bodies
+
+
+def identifiers(code: str) -> frozenset[str]:
+    return frozenset(_IDENT.findall(code))

@@ -11,17 +11,28 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from gplscan.model import Binary, Component, Edge, Evidence, Location, Origin
+from gplscan.model import Binary, Component, Edge, Evidence, Location, Origin, Severity
 from gplscan.policy import LicenseData
 
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What predicates may consult besides the binary itself."""
+    """What predicates may consult besides the binary itself.
+
+    ``binaries`` indexes every binary of the target by path (imports name their provider
+    by path); ``wrappers`` says, per binary, which GPL-only symbols each of its plain
+    exports calls, where its sources show it.
+    """
 
     licenses: LicenseData
     edges: tuple[Edge, ...] = ()
+    binaries: Mapping[str, Binary] = field(default_factory=dict)
+    wrappers: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     _ties: dict[str, list[Edge]] = field(default_factory=dict)
+
+    def accepted(self, binary: Binary) -> bool:
+        """Whether the kernel takes the binary's declared license as GPL-compatible."""
+        return binary.declared is not None and self.licenses.kernel_accepts(binary.declared.value)
 
     def __post_init__(self) -> None:
         for edge in self.edges:
@@ -49,6 +60,7 @@ class Match:
     symbol: str | None
     evidence: tuple[Evidence, ...]
     fields: Mapping[str, str]
+    severity: Severity | None = None  # when the rule's severity depends on the case
 
 
 Predicate = Callable[[Context, Binary, Mapping[str, object]], Iterable[Match]]
@@ -321,6 +333,154 @@ def closed_component(ctx: Context, binary: Binary, params: Mapping[str, object])
             )
 
 
+def gpl_only_imports_in_non_gpl(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """A module the kernel takes as proprietary imports EXPORT_SYMBOL_GPL symbols."""
+    if binary.kind == "planned" or ctx.accepted(binary):
+        return
+    declared = binary.declared.text if binary.declared else None
+    for imp in binary.imports:
+        if imp.gpl_only:
+            yield Match(
+                location=_declared_location(binary),
+                object=None,
+                symbol=imp.symbol,
+                evidence=tuple(e for e in (imp.evidence, *_declared_evidence(binary)) if e),
+                fields={
+                    "symbol": imp.symbol,
+                    "provider": imp.provider,
+                    "declared": f'MODULE_LICENSE("{declared}")'
+                    if declared is not None
+                    else "no MODULE_LICENSE",
+                },
+            )
+
+
+def gpl_module_imports_proprietary(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """A GPL-compatible module uses symbols of a proprietary module of the target."""
+    if not ctx.accepted(binary):
+        return
+    by_provider: dict[str, list[str]] = {}
+    for imp in binary.imports:
+        provider = ctx.binaries.get(imp.provider)
+        if provider is not None and provider.kind != "planned" and not ctx.accepted(provider):
+            by_provider.setdefault(imp.provider, []).append(imp.symbol)
+    for provider_path, symbols in sorted(by_provider.items()):
+        provider = ctx.binaries[provider_path]
+        yield Match(
+            location=_declared_location(binary),
+            object=provider_path,
+            symbol=None,
+            evidence=(
+                *(
+                    Evidence(
+                        "symbol",
+                        f"{s} is exported by {provider_path}",
+                        PurePosixPath(provider_path),
+                    )
+                    for s in symbols
+                ),
+                *_declared_evidence(provider),
+            ),
+            fields={
+                "provider": provider_path,
+                "symbols": _few(symbols),
+                "provider_license": provider.declared.text if provider.declared else "none",
+            },
+        )
+
+
+def gpl_symbol_reexport(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """A GPL-compatible module wraps GPL-only symbols and exports the wrappers plainly.
+
+    Where the sources are in the tree, only plain exports whose bodies call a GPL-only
+    symbol count; otherwise any plain export of a module that imports GPL-only symbols.
+    An error when a module the kernel takes as proprietary uses such an export.
+    """
+    if not ctx.accepted(binary):
+        return
+    gpl_imports = sorted({i.symbol for i in binary.imports if i.gpl_only})
+    plain = [sym for sym, gpl in binary.exports if not gpl]
+    if not gpl_imports or not plain:
+        return
+    known = ctx.wrappers.get(str(binary.path))
+    if known is not None:
+        wrapped = {sym: calls for sym, calls in known.items() if calls}
+    else:
+        wrapped = {sym: tuple(gpl_imports) for sym in plain}
+    if not wrapped:
+        return
+    consumers: dict[str, list[str]] = {}
+    for other in ctx.binaries.values():
+        if other.path == binary.path or ctx.accepted(other):
+            continue
+        for imp in other.imports:
+            if imp.provider == str(binary.path) and imp.symbol in wrapped:
+                consumers.setdefault(str(other.path), []).append(imp.symbol)
+    for export, calls in sorted(wrapped.items()):
+        users = sorted(c for c, syms in consumers.items() if export in syms)
+        how = "calls" if known is not None else "may call (no source to tell which)"
+        evidence = [
+            Evidence(
+                "symbol",
+                f"{export} is exported with EXPORT_SYMBOL by "
+                f"{binary.path} and {how} GPL-only {_few(list(calls))}",
+                binary.path,
+            )
+        ]
+        evidence += [i.evidence for i in binary.imports if i.symbol in calls and i.evidence][:4]
+        evidence += [
+            Evidence("symbol", f"{u} (not GPL-compatible) imports {export}", PurePosixPath(u))
+            for u in users
+        ]
+        yield Match(
+            location=_declared_location(binary),
+            object=None,
+            symbol=export,
+            evidence=tuple(evidence),
+            fields={
+                "export": export,
+                "calls": _few(list(calls)),
+                "consumers": ", ".join(users) if users else "no module of the target",
+            },
+            severity=None if users else Severity(str(params.get("without_consumer", "warning"))),
+        )
+
+
+def object_source_mismatch(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """An object that names a source of the tree but does not define what that source does."""
+    for c in binary.components:
+        if not c.defined or not c.expected or c.defined & c.expected:
+            continue
+        source = str(c.named_source) if c.named_source else "?"
+        yield Match(
+            location=_where(c.linked_by),
+            object=str(c.path),
+            symbol=None,
+            evidence=(
+                c.linked_by,
+                Evidence(
+                    "symbol",
+                    f"{source} defines {_few(sorted(c.expected))}",
+                    c.sources[0] if c.sources else None,
+                ),
+                Evidence("symbol", f"{c.file or c.path} defines {_few(sorted(c.defined))}", c.file),
+            ),
+            fields={"object": str(c.path), "source": source},
+        )
+
+
+def _declared_evidence(binary: Binary) -> tuple[Evidence, ...]:
+    return binary.declared.evidence[:1] if binary.declared is not None else ()
+
+
 def _where(evidence: Evidence) -> Location:
     return Location(evidence.path or PurePosixPath("."), evidence.line)
 
@@ -333,4 +493,8 @@ PREDICATES: dict[str, Predicate] = {
     "declared_license_category": declared_license_category,
     "source_without_license": source_without_license,
     "closed_component": closed_component,
+    "gpl_only_imports_in_non_gpl": gpl_only_imports_in_non_gpl,
+    "gpl_module_imports_proprietary": gpl_module_imports_proprietary,
+    "gpl_symbol_reexport": gpl_symbol_reexport,
+    "object_source_mismatch": object_source_mismatch,
 }

@@ -1,0 +1,167 @@
+"""The kernel side: which symbols the kernel exports, and which of them are GPL-only.
+
+Read from ``Module.symvers`` (a file, or the directory of a kernel build or headers tree
+that holds one), or from a kernel source tree's ``EXPORT_SYMBOL*`` declarations. When the
+user names nothing, the target's own ``Module.symvers`` (a built tree) or the running
+system's (``/lib/modules/$(uname -r)/build``) is used, and the report says which.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from gplscan.errors import GplscanError
+from gplscan.model import Evidence
+
+
+class KernelSymbolsError(GplscanError):
+    """``--kernel`` names something gplscan cannot read exports from."""
+
+
+@dataclass(frozen=True, slots=True)
+class KernelExport:
+    """One exported symbol: who exports it, GPL-only or not, in which namespace."""
+
+    symbol: str
+    module: str  # "vmlinux" or the exporting module's path as Module.symvers names it
+    gpl_only: bool
+    namespace: str | None
+    evidence: Evidence
+
+
+@dataclass(frozen=True, slots=True)
+class KernelSymbols:
+    """The kernel's exports, with where they were read from."""
+
+    exports: Mapping[str, KernelExport]
+    source: str  # what was read, for the report: "Module.symvers at …", "none found", …
+
+    @classmethod
+    def none(cls, why: str) -> KernelSymbols:
+        return cls({}, why)
+
+
+_EXPORT_TYPES = {
+    "EXPORT_SYMBOL": False,
+    "EXPORT_SYMBOL_GPL": True,
+    "EXPORT_SYMBOL_GPL_FUTURE": False,
+    "EXPORT_UNUSED_SYMBOL": False,
+    "EXPORT_UNUSED_SYMBOL_GPL": True,
+}
+
+
+def parse_symvers(text: str, shown: str) -> dict[str, KernelExport]:
+    """Parse ``Module.symvers``: ``<crc> <symbol> <module> <export type> [<namespace>]``.
+
+    Tab-separated (the namespace column is empty or absent). Lines that do not fit are
+    ignored: the file is generated, and a partial one still says what it says.
+    """
+    exports: dict[str, KernelExport] = {}
+    path = PurePosixPath(shown)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        cols = line.split("\t")
+        if len(cols) < 4:
+            cols = line.split()
+        if len(cols) < 4 or cols[3] not in _EXPORT_TYPES:
+            continue
+        namespace = cols[4].strip() if len(cols) > 4 and cols[4].strip() else None
+        exports[cols[1]] = KernelExport(
+            cols[1],
+            cols[2],
+            _EXPORT_TYPES[cols[3]],
+            namespace,
+            Evidence("symvers", " ".join(c for c in cols if c), path, lineno),
+        )
+    return exports
+
+
+_EXPORT_DECL = re.compile(
+    rb"\bEXPORT_(?:SYMBOL|GPL_SYMBOL|UNUSED_SYMBOL)(_NS)?(_GPL)?(?:_FUTURE)?\s*\(\s*"
+    rb"([A-Za-z_]\w*)\s*(?:,\s*\"?([A-Za-z_][\w:]*)\"?)?\s*\)"
+)
+
+
+def exports_from_source_tree(tree: Path) -> dict[str, KernelExport]:
+    """Every ``EXPORT_SYMBOL*`` of a kernel source tree (C and assembler files)."""
+    exports: dict[str, KernelExport] = {}
+    for path in _sources(tree):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if b"EXPORT_" not in data:
+            continue
+        rel = PurePosixPath(path.relative_to(tree).as_posix())
+        for m in _EXPORT_DECL.finditer(data):
+            symbol = m.group(3).decode()
+            line = data.count(b"\n", 0, m.start()) + 1
+            exports.setdefault(
+                symbol,
+                KernelExport(
+                    symbol,
+                    "vmlinux",
+                    m.group(2) is not None,
+                    m.group(4).decode() if m.group(1) and m.group(4) else None,
+                    Evidence("symvers", m.group(0).decode("utf-8", "replace"), rel, line),
+                ),
+            )
+    return exports
+
+
+def _sources(tree: Path) -> Iterator[Path]:
+    for directory, dirs, files in os.walk(tree):
+        dirs[:] = [
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in ("Documentation", "tools", "samples")
+        ]
+        for name in files:
+            if name.endswith((".c", ".S", ".h")):
+                yield Path(directory, name)
+
+
+def load_kernel_symbols(kernel: Path | None, target_root: Path) -> KernelSymbols:
+    """The kernel's exports from ``kernel`` (a Module.symvers, a build/headers tree or a
+    source tree), else from the target's build records, else from the running system."""
+    if kernel is not None:
+        if kernel.is_file():
+            return _from_symvers(kernel, f"{kernel} (given with --kernel)")
+        if (kernel / "Module.symvers").is_file():
+            return _from_symvers(
+                kernel / "Module.symvers", f"{kernel / 'Module.symvers'} (given with --kernel)"
+            )
+        if (kernel / "Makefile").is_file() and (kernel / "kernel").is_dir():
+            exports = exports_from_source_tree(kernel)
+            return KernelSymbols(
+                exports,
+                f"EXPORT_SYMBOL declarations of the kernel source "
+                f"tree {kernel} (given with --kernel)",
+            )
+        raise KernelSymbolsError(
+            f"--kernel {kernel}: not a Module.symvers file, nor a directory holding one, nor "
+            "a kernel source tree"
+        )
+    own = target_root / "Module.symvers"
+    if own.is_file():
+        symbols = _from_symvers(own, "Module.symvers of the target (its build records)")
+        if any(e.module == "vmlinux" for e in symbols.exports.values()):
+            return symbols
+    running = Path("/lib/modules") / os.uname().release / "build" / "Module.symvers"
+    if running.is_file():
+        return _from_symvers(running, f"{running} (the running system's; none given)")
+    return KernelSymbols.none(
+        "no kernel exports: none given with --kernel, none in the target, none for the "
+        "running kernel; imports of kernel symbols are left unresolved"
+    )
+
+
+def _from_symvers(path: Path, shown: str) -> KernelSymbols:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise KernelSymbolsError(f"{path}: not readable: {exc.strerror or exc}") from exc
+    return KernelSymbols(parse_symvers(text, str(path)), shown)
