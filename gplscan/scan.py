@@ -31,7 +31,7 @@ from gplscan.facts.collect import (
     scancode_detector,
 )
 from gplscan.facts.includes import host_arch, include_closure, kernel_include_dirs
-from gplscan.facts.kbuild import build_file_for, read_kbuild
+from gplscan.facts.kbuild import apply_records, build_file_for, read_kbuild
 from gplscan.facts.kconfig import KconfigTypes
 from gplscan.facts.source import function_bodies, identifiers
 from gplscan.facts.symvers import KernelSymbols, load_kernel_symbols
@@ -265,7 +265,7 @@ def _build_facts(
         modules.extend(mods)
         for rule in rules:
             copies.setdefault(rule.target, rule)
-    return tuple(modules), copies
+    return tuple(apply_records(m, root) for m in modules), copies
 
 
 def _tree_facts(

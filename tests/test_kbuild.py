@@ -113,3 +113,40 @@ def test_kbuild_file_wins_over_makefile(tmp_path: Path) -> None:
 def test_evidence_paths_are_relative(tmp_path: Path) -> None:
     modules, _, _ = read(tmp_path, "obj-m += m.o\n", name="Kbuild")
     assert modules["m"].declared_at.path == PurePosixPath("Kbuild")
+
+
+def test_built_tree_records_show_what_the_linker_took(tmp_path: Path) -> None:
+    """A blob that enters through EXTRA_LDFLAGS is found in Kbuild's .cmd record even when
+    the build file that put it there is gone (what Kbuild did, not what files say)."""
+    import shutil
+    import subprocess
+
+    from gplscan.scan import Options, run
+    from tests.helpers import FIXTURES, compile_object, need_tools
+
+    need_tools("gcc", "ld", "make", "nm", "objdump")
+    tree = tmp_path / "wl"
+    (tree / "lib").mkdir(parents=True)
+    shutil.copytree(FIXTURES / "hyperv-2009" / "include", tree / "include")
+    (tree / "Kbuild").write_text(
+        "obj-m += wl.o\nwl-objs := main.o\nEXTRA_LDFLAGS := $(src)/lib/blob.o_shipped\n"
+    )
+    (tree / "main.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only\n#include <linux/module.h>\n"
+        "int blob_compute(int x);\nvoid main_callback(int e) { (void)e; }\n"
+        'int wl_probe(int x) { return blob_compute(x); }\nMODULE_LICENSE("GPL");\n'
+    )
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", tree / "lib" / "blob.o_shipped")
+    subprocess.run(
+        ["make", "-f", str(FIXTURES / "minikbuild.mk"), "-C", str(tree), f"src={tree}"],
+        check=True,
+        capture_output=True,
+    )
+    (tree / "Kbuild").write_text("obj-m += wl.o\nwl-objs := main.o\n")  # the flag is gone
+    result = run(tree, Options(cache_dir=None))
+    (wl,) = result.binaries
+    blob = wl.component(PurePosixPath("lib/blob.o_shipped"))
+    assert blob is not None and blob.origin.value == "closed"
+    assert blob.linked_by.path == PurePosixPath(".wl.o.cmd")
+    assert blob.linked_by.text.startswith("savedcmd_wl.o := ld lib/blob.o_shipped")
+    assert "gpl-links-closed-object" in {f.rule for f in result.findings}

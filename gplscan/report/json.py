@@ -8,6 +8,8 @@ from typing import Any
 from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity
 
 SCHEMA = "gplscan/1"
+# facts of the run itself, not of the target: left out so that the report is deterministic
+VOLATILE_FACTS = frozenset({"jobs", "files read", "seconds"})
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:
@@ -84,7 +86,7 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         "complete": result.complete,
         "issues": [_issue(i) for i in result.issues],
         "inventory": _inventory(result),
-        "scan": dict(result.facts),
+        "scan": {k: v for k, v in result.facts if k not in VOLATILE_FACTS},
     }
 
 

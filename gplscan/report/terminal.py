@@ -143,5 +143,7 @@ def render(result: ScanResult, *, color: bool = False, width: int | None = None)
                 )
             )
     console.print()
+    if result.facts:
+        console.print(Text("; ".join(f"{k}: {v}" for k, v in result.facts), style="dim"))
     console.print(Text(summary_line(result), style="bold"))
     return buffer.getvalue()
