@@ -9,6 +9,7 @@ a tree must (not) yield.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tomllib
@@ -45,6 +46,9 @@ def _build(rule_id: str, tree: str, tmp_path: Path) -> Path:
     for output, source in spec.get(tree, {}).get("blobs", {}).items():
         origin = dest / source[2:] if source.startswith("./") else RULE_FIXTURES / "_blobs" / source
         compile_object(origin, dest / output)
+    for name, size in spec.get(tree, {}).get("data", {}).items():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        (dest / name).write_bytes(os.urandom(size))
     if spec.get("build"):
         need_tools("gcc", "ld", "make", "nm", "objdump")
         shutil.copytree(FIXTURES / "hyperv-2009" / "include", dest / "include")
