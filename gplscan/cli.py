@@ -208,12 +208,11 @@ def inventory(
     file could not be read, else 0.
     """
     from gplscan.errors import GplscanError
-    from gplscan.scan import run
 
     opts = _options(jobs, cache_dir, no_cache, arch, inventory=True, rules=False)
     try:
         with _progress(_show_progress(quiet, fmt, output)) as progress:
-            result = run(path, opts, progress=progress, display_target=str(path))
+            result = _run_prepared(path, str(path), opts, progress)
     except GplscanError as exc:
         click.echo(f"gplscan: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -358,6 +357,22 @@ def _options(
     return base
 
 
+def _run_prepared(
+    path: Path, shown: str, opts: Options, progress: Callable[[str, int, int], None]
+) -> ScanResult:
+    """Unpack a .deb or tarball into a scratch area (removed afterwards) and scan it; a
+    directory or a single object is scanned where it is."""
+    from gplscan.scan import run
+    from gplscan.unpack import prepare
+
+    with prepare(path) as prepared:
+        root = prepared.root
+        if prepared.source_root is not None:  # a DKMS package: its usr/src/<name>-<ver>
+            root = root / prepared.source_root
+            shown = f"{shown} ({prepared.source_root})"
+        return run(root, opts, progress=progress, display_target=shown, notes=prepared.notes)
+
+
 def _show_progress(quiet: bool, fmt: str, output: Path | None) -> bool:
     """A bar on standard error, unless asked for quiet, not a terminal, or JSON on stdout."""
     if quiet or not sys.stderr.isatty():
@@ -377,11 +392,10 @@ def _audit_and_report(
     opts: Options,
 ) -> int:
     from gplscan.errors import GplscanError
-    from gplscan.scan import run
 
     try:
         with _progress(_show_progress(quiet, fmt, output)) as progress:
-            result = run(path, opts, progress=progress, display_target=shown)
+            result = _run_prepared(path, shown, opts, progress)
     except GplscanError as exc:
         click.echo(f"gplscan: {exc}", err=True)
         return EXIT_ERROR

@@ -194,7 +194,10 @@ def _from_object(
                 undefined=obj.undefined,
             )
     stem = member.path.name[:-2] if member.path.name.endswith(".o") else member.path.name
-    no_source = f"no {stem}.c or {stem}.S in the tree compiles to {member.path.name}"
+    if member.path.name.endswith(".o"):
+        no_source = f"no {stem}.c or {stem}.S in the tree compiles to {member.path.name}"
+    else:
+        no_source = f"{member.path.name} is linked as it is: no rule of the tree builds it"
     comes_from = f"{how}: an ELF {obj.elf_type} object for {obj.machine}"
     evidence: list[Evidence] = [
         Evidence("makefile", no_source, member.evidence.path, member.evidence.line),

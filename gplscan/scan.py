@@ -93,6 +93,7 @@ def run(
     progress: Progress = _no_progress,
     detector: Detector | None = None,
     display_target: str | None = None,
+    notes: tuple[ScanIssue, ...] = (),
 ) -> ScanResult:
     """Scan ``target`` (a directory or one file) and evaluate every rule on it."""
     options = options or Options()
@@ -106,7 +107,7 @@ def run(
     cache = FactCache(default_cache_dir() if options.cache_dir == _DEFAULT else options.cache_dir)
     detect = detector or scancode_detector
 
-    issues: list[ScanIssue] = []
+    issues: list[ScanIssue] = list(notes)
     candidates: list[Candidate] = []
     for item in walk(target):
         if isinstance(item, ScanIssue):

@@ -16,6 +16,7 @@ import concurrent.futures
 import hashlib
 import multiprocessing
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -153,8 +154,29 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
                 obj = object_facts(Path(abspath), rel, data)
             except ObjectParseError as exc:
                 obj_error = exc.reason
+        elif entry.kind is FileKind.COMPRESSED and _COMPRESSED_MODULE.search(rel.name):
+            obj, obj_error = _compressed_module(abspath, rel, data)
         out.append((rel, FileRecord(entry, digest, tag, tag_error, obj_error), obj, None))
     return out
+
+
+_COMPRESSED_MODULE = re.compile(r"\.(?:ko|o)\.(?:xz|zst|gz)$")
+
+
+def _compressed_module(
+    abspath: str, rel: PurePosixPath, data: bytes
+) -> tuple[ObjectFacts | None, str | None]:
+    """Object facts of a compressed module (.ko.xz, .ko.zst, .ko.gz), decompressed in
+    memory with the limits that stop a decompression bomb."""
+    from gplscan.unpack import UnpackError, decompress_module
+
+    try:
+        elf = decompress_module(data, str(rel))
+        return object_facts(Path(abspath), rel, elf), None
+    except UnpackError as exc:
+        return None, str(exc)
+    except ObjectParseError as exc:
+        return None, f"decompressed, but {exc.reason}"
 
 
 @dataclass(slots=True)

@@ -92,6 +92,7 @@ class _Reader:
         config: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config or {}
+        self.in_condition = False
         self.root = root
         self.src_dir = src_dir
         self.issues = issues
@@ -296,16 +297,22 @@ class _Reader:
             )
 
     def _condition(self, line: str) -> bool:
-        keyword, _, rest = line.partition(" ")
-        rest = rest.strip()
-        if keyword in ("ifdef", "ifndef"):
-            defined = bool(self.expand(f"$({rest})").strip())
-            return defined if keyword == "ifdef" else not defined
-        pair = _parse_condition_args(rest)
-        if pair is None:
-            return False
-        equal = self.expand(pair[0]).strip() == self.expand(pair[1]).strip()
-        return equal if keyword == "ifeq" else not equal
+        # an option no Kconfig of the tree declares is read as "y" when a condition tests
+        # it (an out-of-tree driver testing the kernel's CONFIG_NET), "m" elsewhere
+        self.in_condition = True
+        try:
+            keyword, _, rest = line.partition(" ")
+            rest = rest.strip()
+            if keyword in ("ifdef", "ifndef"):
+                defined = bool(self.expand(f"$({rest})").strip())
+                return defined if keyword == "ifdef" else not defined
+            pair = _parse_condition_args(rest)
+            if pair is None:
+                return False
+            equal = self.expand(pair[0]).strip() == self.expand(pair[1]).strip()
+            return equal if keyword == "ifeq" else not equal
+        finally:
+            self.in_condition = False
 
     # -- expansion -------------------------------------------------------------------------
 
@@ -391,7 +398,7 @@ class _Reader:
         if name in self.builtins:
             return self.builtins[name]
         if name.startswith("CONFIG_"):
-            return self.config.get(name[7:], "m")
+            return self.config.get(name[7:], "y" if self.in_condition else "m")
         return os.environ.get(name, "") if name in ("HOME", "USER") else ""
 
     def _reference(self, body: str, depth: int) -> str:

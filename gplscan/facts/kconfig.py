@@ -42,6 +42,18 @@ def read_kconfig_types(paths: Iterable[Path]) -> dict[str, str]:
     return types
 
 
+# what the architecture itself fixes, for trees without the kernel's Kconfig (out-of-tree
+# drivers test CONFIG_X86_64 to pick their prebuilt object)
+ARCH_OPTIONS: dict[str, dict[str, str]] = {
+    "x86": {"X86": "y", "X86_64": "y", "X86_32": "", "64BIT": "y"},
+    "arm64": {"ARM64": "y", "64BIT": "y", "ARM": ""},
+    "arm": {"ARM": "y", "64BIT": "", "ARM64": ""},
+    "riscv": {"RISCV": "y", "64BIT": "y"},
+    "powerpc": {"PPC": "y", "PPC64": "y", "64BIT": "y"},
+    "s390": {"S390": "y", "64BIT": "y"},
+}
+
+
 class KconfigTypes:
     """Kconfig types per architecture: an option may be bool on one and tristate on another
     (``KVM``), so Makefiles under ``arch/<a>/`` see ``arch/<a>``'s Kconfig, the rest of the
@@ -68,6 +80,7 @@ class KconfigTypes:
         if arch not in self._merged:
             # an option only another architecture declares is off here ("n")
             merged = {name: "" for other in self._files for name in self._types_of(other)}
+            merged.update(ARCH_OPTIONS.get(arch, {}))
             merged.update(self._common)
             merged.update(self._types_of(arch))
             self._merged[arch] = merged
