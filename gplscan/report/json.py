@@ -42,8 +42,24 @@ def _binary(b: Binary) -> dict[str, Any]:
             for c in b.components
         ],
         "composition_known": b.composition_known,
+        "imports": _imports(b),
+        "exports": [{"symbol": sym, "gpl_only": gpl} for sym, gpl in b.exports],
         "license_note": b.license_note,
     }
+
+
+def _imports(b: Binary) -> dict[str, Any]:
+    """Imports grouped by provider: how many plain and GPL-only symbols each provides."""
+    providers: dict[str, dict[str, int]] = {}
+    unresolved: list[str] = []
+    for imp in b.imports:
+        if imp.provider == "unresolved":
+            unresolved.append(imp.symbol)
+            continue
+        kind = "EXPORT_SYMBOL_GPL" if imp.gpl_only else "EXPORT_SYMBOL"
+        counts = providers.setdefault(imp.provider, {"EXPORT_SYMBOL": 0, "EXPORT_SYMBOL_GPL": 0})
+        counts[kind] += 1
+    return {"providers": providers, "unresolved": unresolved}
 
 
 def _finding(f: Finding) -> dict[str, Any]:

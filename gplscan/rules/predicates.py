@@ -408,20 +408,24 @@ def gpl_symbol_reexport(
     plain = [sym for sym, gpl in binary.exports if not gpl]
     if not gpl_imports or not plain:
         return
-    known = ctx.wrappers.get(str(binary.path))
-    if known is not None:
-        wrapped = {sym: calls for sym, calls in known.items() if calls}
-    else:
-        wrapped = {sym: tuple(gpl_imports) for sym in plain}
-    if not wrapped:
-        return
     consumers: dict[str, list[str]] = {}
     for other in ctx.binaries.values():
         if other.path == binary.path or ctx.accepted(other):
             continue
         for imp in other.imports:
-            if imp.provider == str(binary.path) and imp.symbol in wrapped:
+            if imp.provider == str(binary.path) and imp.symbol in plain:
                 consumers.setdefault(str(other.path), []).append(imp.symbol)
+    known = ctx.wrappers.get(str(binary.path))
+    if known is not None:
+        wrapped = {sym: calls for sym, calls in known.items() if calls}
+    else:
+        # no source to tell which export wraps what: only exports a module the kernel
+        # takes as proprietary really uses are worth a word (GPL modules exporting plain
+        # symbols while using GPL-only ones is what most of the kernel does)
+        used = {s for syms in consumers.values() for s in syms}
+        wrapped = {sym: tuple(gpl_imports) for sym in plain if sym in used}
+    if not wrapped:
+        return
     for export, calls in sorted(wrapped.items()):
         users = sorted(c for c, syms in consumers.items() if export in syms)
         how = "calls" if known is not None else "may call (no source to tell which)"
@@ -448,7 +452,9 @@ def gpl_symbol_reexport(
                 "calls": _few(list(calls)),
                 "consumers": ", ".join(users) if users else "no module of the target",
             },
-            severity=None if users else Severity(str(params.get("without_consumer", "warning"))),
+            severity=None
+            if users and known is not None
+            else Severity(str(params.get("without_consumer", "warning"))),
         )
 
 
