@@ -243,7 +243,7 @@ def resolve_imports(
         obj = facts.objects.get(b.path)
         imports: list[Import] = []
         if obj is not None:
-            by_provider: dict[str, list[Evidence]] = {}
+            by_provider: dict[str, list[str]] = {}
             for symbol in sorted(obj.undefined):
                 local = providers.get(symbol)
                 if local is not None and local[0] != b.path:
@@ -258,12 +258,23 @@ def resolve_imports(
                 else:
                     imports.append(Import(symbol, "unresolved", None, None, None))
                     continue
-                by_provider.setdefault(imports[-1].provider, []).append(
-                    Evidence("symbol", symbol, b.path)
-                )
+                by_provider.setdefault(imports[-1].provider, []).append(symbol)
             edges.extend(
-                Edge("imports-symbol", str(b.path), provider, tuple(evs))
-                for provider, evs in sorted(by_provider.items())
+                Edge(
+                    "imports-symbol",
+                    str(b.path),
+                    provider,
+                    (
+                        Evidence(
+                            "symbol",
+                            f"{len(syms)} symbol(s): "
+                            + ", ".join(syms[:20])
+                            + (" ..." if len(syms) > 20 else ""),
+                            b.path,
+                        ),
+                    ),
+                )
+                for provider, syms in sorted(by_provider.items())
             )
         out.append(replace(b, imports=tuple(imports), exports=exports[b.path]))
     return tuple(out), edges

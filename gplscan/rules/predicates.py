@@ -29,10 +29,24 @@ class Context:
     binaries: Mapping[str, Binary] = field(default_factory=dict)
     wrappers: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     _ties: dict[str, list[Edge]] = field(default_factory=dict)
+    _consumers: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def accepted(self, binary: Binary) -> bool:
         """Whether the kernel takes the binary's declared license as GPL-compatible."""
         return binary.declared is not None and self.licenses.kernel_accepts(binary.declared.value)
+
+    def consumers(self, provider: str) -> Mapping[str, list[str]]:
+        """Binaries the kernel takes as proprietary that import from ``provider``, with the
+        symbols they import (indexed once: no pass over all binaries per binary)."""
+        if not self._consumers and self.binaries:
+            for other in self.binaries.values():
+                if self.accepted(other):
+                    continue
+                for imp in other.imports:
+                    users = self._consumers.setdefault(imp.provider, {})
+                    users.setdefault(str(other.path), []).append(imp.symbol)
+            self._consumers.setdefault("", {})  # mark the index as built
+        return self._consumers.get(provider, {})
 
     def __post_init__(self) -> None:
         for edge in self.edges:
@@ -408,13 +422,11 @@ def gpl_symbol_reexport(
     plain = [sym for sym, gpl in binary.exports if not gpl]
     if not gpl_imports or not plain:
         return
-    consumers: dict[str, list[str]] = {}
-    for other in ctx.binaries.values():
-        if other.path == binary.path or ctx.accepted(other):
-            continue
-        for imp in other.imports:
-            if imp.provider == str(binary.path) and imp.symbol in plain:
-                consumers.setdefault(str(other.path), []).append(imp.symbol)
+    consumers = {
+        user: [sym for sym in syms if sym in plain]
+        for user, syms in ctx.consumers(str(binary.path)).items()
+        if user != str(binary.path)
+    }
     known = ctx.wrappers.get(str(binary.path))
     if known is not None:
         wrapped = {sym: calls for sym, calls in known.items() if calls}
