@@ -196,6 +196,12 @@ class ObjectFacts:
     exports: tuple[tuple[str, bool], ...] = ()  # (symbol, gpl_only) from __ksymtab* sections
     comment: tuple[str, ...] = ()  # .comment strings (compiler identification)
     sha256: str = ""
+    # (symbol, namespace) of exports with a non-empty namespace; exports (above) also come
+    # from .export_symbol records (objects of Linux >= 6.5), see gplscan/facts/elf.py
+    export_namespaces: tuple[tuple[str, str], ...] = ()
+    # (DW_AT_name, DW_AT_comp_dir, DW_AT_producer) of each DWARF compile unit, in file order
+    dwarf_units: tuple[tuple[str | None, str | None, str | None], ...] = ()
+    dwarf_error: str | None = None  # why DWARF could not be read (fully); other facts stand
 
     def modinfo_values(self, key: str) -> tuple[bytes, ...]:
         return tuple(e.value for e in self.modinfo if e.key == key)

@@ -1,24 +1,152 @@
-"""Object facts: what an ELF file holds, read with pyelftools behind bounds checks.
+"""Object facts: what an ELF file holds, read behind bounds checks.
 
-Symbols (defined and undefined, with binding), ``.modinfo`` byte-exact, export records
-from ``__ksymtab*`` sections, STT_FILE names and ``.comment``. Every offset the file
-claims is checked against the file's size before pyelftools follows it, so a truncated or
-hostile object becomes an :class:`ObjectParseError` with a reason, never a traceback or a
-runaway allocation.
+Symbols (defined and undefined, with binding), ``.modinfo`` byte-exact, exported symbols
+in every encoding the kernel has used (with their namespaces), STT_FILE names,
+``.comment`` and the DWARF compile units. Every offset the file claims is checked against
+the file's size before anything follows it, so a truncated or hostile object becomes an
+:class:`ObjectParseError` with a reason, never a traceback or a runaway allocation; a
+malformed DWARF section becomes ``dwarf_error`` and the object keeps its other facts.
+
+Two readers produce the same :class:`ElfReading` (section table and the symbols that
+matter), and one function turns it into :class:`ObjectFacts`:
+
+- ``direct`` (the hot path): the header, section table and symbol tables read with
+  :mod:`struct`. On Debian's 4,022 kernel modules it makes the same facts 1.7x faster
+  than lief 1.0 and 16x faster than pyelftools (``bench/elf_speed.py``), imports in
+  milliseconds (lief: 0.3 s), and being Python it cannot crash the process on hostile
+  input. lief was measured and is not used: it needs these same bounds checks first, and
+  on broken files it answers silently (no symbols, or a guessed section count) where a
+  scanner needs an error.
+- ``pyelftools``: the fallback when the direct reader fails in a way that is not a
+  property of the file (a bug), and the independent reference the tests compare against.
+
+DWARF is read with pyelftools from section bytes this module has bounds-checked,
+decompressed (bounded) and, in relocatable objects, relocated itself.
+
+Export encodings, all read into ``ObjectFacts.exports`` and ``export_namespaces``:
+
+- ``__ksymtab_<sym>`` labels in ``__ksymtab``, ``__ksymtab_gpl``, ``__ksymtab_unused``,
+  ``__ksymtab_unused_gpl`` and ``__ksymtab_gpl_future`` (linked modules and vmlinux of every
+  version; objects of old kernels), or in per-symbol ``___ksymtab<kind>+<sym>`` sections
+  (objects of Linux 4.x to 6.4). ``_gpl_future`` exports are not GPL-only: the kernel let
+  non-GPL modules use them, with a warning.
+- ``__kstrtabns_<sym>`` labels in ``__ksymtab_strings`` (Linux 5.4 to 6.4 objects, and
+  linked modules since 5.4): the symbol's namespace, a NUL-terminated string.
+- ``__export_symbol_<sym>`` labels in ``.export_symbol`` (objects since Linux 6.5, where
+  modpost makes the ksymtab): at the label, the license as a NUL-terminated string
+  (``"GPL"`` or ``""``), then the namespace, NUL-terminated; then padding to the pointer
+  size and one pointer relocated against ``<sym>``. modpost rejects any other license
+  string; such records are not read as exports here either.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import re
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
+from typing import Literal, NamedTuple
 
 from gplscan.errors import ObjectParseError
 from gplscan.model import ModinfoEntry, ObjectFacts
 
-MAX_SECTIONS = 1 << 16
+MAX_SECTIONS = 1 << 22  # extended numbering allows more than 65,535 (vmlinux.o has them)
 MAX_SYMBOLS = 4_000_000
-_ELF_TYPES = {"ET_REL": "REL", "ET_DYN": "DYN", "ET_EXEC": "EXEC", "ET_CORE": "CORE"}
+MAX_DWARF_UNITS = 100_000
+# pyelftools' DWARF work is bounded by what it reads from the section streams (at most
+# DWARF_READ_FACTOR times their size plus a MiB, each read call counting one byte more),
+# by the abbreviation tables it parses (they do not overlap in a real file), and by the
+# attribute specifications of the top entries it decodes (some forms read nothing).
+DWARF_READ_FACTOR = 4
+MAX_DWARF_ATTRIBUTES = 1_000_000
+MAX_TOP_ENTRY_ATTRIBUTES = 256  # a compile unit's top entry has a dozen or two
+MAX_DWARF_SECTION = 1 << 30  # the most a compressed debug section may claim to expand to
+ZLIB_MAX_RATIO = 1100  # deflate cannot expand more than about 1032:1
+
+Reader = Literal["direct", "pyelftools"]
+
+# (name, st_type, st_bind, section index, st_value). Section index: 0 for an undefined
+# symbol, -1 for a special one (SHN_ABS, SHN_COMMON, ...), else the real index (with
+# SHN_XINDEX already resolved through SHT_SYMTAB_SHNDX).
+Symbol = tuple[str, int, int, int, int]
+
+_ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
+SHT_SYMTAB, SHT_RELA, SHT_NOBITS, SHT_REL, SHT_SYMTAB_SHNDX = 2, 4, 8, 9, 18
+SHF_COMPRESSED = 0x800
+STT_FILE = 4
+GLOBAL_BINDINGS = frozenset((1, 2, 10))  # STB_GLOBAL, STB_WEAK, STB_GNU_UNIQUE
+SHN_LORESERVE, SHN_XINDEX = 0xFF00, 0xFFFF
+LABEL_PREFIXES = ("__ksymtab_", "__kstrtabns_", "__export_symbol_")
+_LABEL_PREFIXES_B = tuple(p.encode() for p in LABEL_PREFIXES)
+
+# The section a __ksymtab_<sym> label sits in says how the symbol was exported (value:
+# GPL-only or not). Objects of 4.x to 6.4 use "___ksymtab<kind>+<sym>" sections instead.
+KSYMTAB_KINDS = {
+    "__ksymtab": False,
+    "__ksymtab_gpl": True,
+    "__ksymtab_unused": False,
+    "__ksymtab_unused_gpl": True,
+    "__ksymtab_gpl_future": False,
+}
+
+# Absolute data relocations (type: width in bytes) by e_machine: the kind every field read
+# here uses (unit headers' abbreviation offsets, string offsets). Others are left as they
+# are; machines not listed are relocated by pyelftools' own recipes.
+ABSOLUTE_RELOCATIONS: dict[int, dict[int, int]] = {
+    62: {1: 8, 10: 4, 11: 4},  # x86-64: R_X86_64_64, R_X86_64_32, R_X86_64_32S
+    3: {1: 4},  # i386: R_386_32
+    183: {257: 8, 258: 4},  # AArch64: R_AARCH64_ABS64, R_AARCH64_ABS32
+    40: {2: 4},  # ARM: R_ARM_ABS32
+    243: {1: 4, 2: 8},  # RISC-V: R_RISCV_32, R_RISCV_64
+    21: {38: 8, 1: 4},  # PowerPC64: R_PPC64_ADDR64, R_PPC64_ADDR32
+    20: {1: 4},  # PowerPC: R_PPC_ADDR32
+    22: {4: 4, 22: 8},  # s390: R_390_32, R_390_64
+    258: {1: 4, 2: 8},  # LoongArch: R_LARCH_32, R_LARCH_64
+}
+_DWARF_SECTIONS = (
+    ".debug_info",
+    ".debug_abbrev",
+    ".debug_str",
+    ".debug_line_str",
+    ".debug_str_offsets",
+    ".debug_addr",
+)
+_MODINFO_KEY = re.compile(rb"[!-~]+")  # printable ASCII, no space
+_UNIT_TAGS = frozenset(("DW_TAG_compile_unit", "DW_TAG_partial_unit", "DW_TAG_skeleton_unit"))
+
+
+class ElfHeader(NamedTuple):
+    """The ELF header fields every reader needs."""
+
+    elfclass: int  # 32 or 64
+    endian: str  # struct prefix: "<" or ">"
+    e_type: int
+    e_machine: int
+
+
+class SectionHeader(NamedTuple):
+    """One section header, its name resolved."""
+
+    name: str
+    type: int
+    flags: int
+    addr: int
+    offset: int
+    size: int
+    link: int
+    info: int
+    entsize: int
+
+
+class ElfReading(NamedTuple):
+    """What a reader extracts: every section header, and the symbols gplscan uses (global,
+    weak and unique ones, STT_FILE entries, and the export labels of ``LABEL_PREFIXES``)."""
+
+    sections: list[SectionHeader]
+    symbols: list[Symbol]
 
 
 def parse_modinfo(data: bytes) -> tuple[ModinfoEntry, ...]:
@@ -33,7 +161,7 @@ def parse_modinfo(data: bytes) -> tuple[ModinfoEntry, ...]:
         if not fragment:
             continue
         key, sep, value = fragment.partition(b"=")
-        if sep and key and all(33 <= b < 127 for b in key):
+        if sep and _MODINFO_KEY.fullmatch(key):
             entries.append(ModinfoEntry(key.decode("ascii"), value))
         elif entries:
             last = entries[-1]
@@ -43,122 +171,672 @@ def parse_modinfo(data: bytes) -> tuple[ModinfoEntry, ...]:
     return tuple(entries)
 
 
-def object_facts(path: Path, rel: PurePosixPath, data: bytes | None = None) -> ObjectFacts:
-    """Read one ELF file. Raises :class:`ObjectParseError` with a reason when it cannot."""
+def object_facts(
+    path: Path, rel: PurePosixPath, data: bytes | None = None, *, reader: Reader | None = None
+) -> ObjectFacts:
+    """Read one ELF file. Raises :class:`ObjectParseError` with a reason when it cannot.
+
+    ``reader`` picks one reader and nothing else (tests and benchmarks); by default the
+    direct reader runs, and pyelftools gets a second try if the direct one fails with
+    anything but a reason about the file.
+    """
     if data is None:
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise ObjectParseError(str(rel), f"not readable: {exc.strerror or exc}") from exc
-    try:
-        return _parse(data, rel)
-    except ObjectParseError:
-        raise
-    except Exception as exc:  # pyelftools raises ELFError, struct errors, ValueError, ...
-        raise ObjectParseError(str(rel), f"malformed ELF: {exc}") from exc
+    where = str(rel)
+    readers: tuple[Callable[[bytes, str, ElfHeader], ElfReading], ...]
+    if reader is None:
+        readers = (read_direct, read_pyelftools)
+    else:
+        readers = (read_direct,) if reader == "direct" else (read_pyelftools,)
+    failure: Exception | None = None
+    for read in readers:
+        try:
+            header = read_header(data, where)
+            return facts_from_reading(data, where, rel, header, read(data, where, header))
+        except ObjectParseError:
+            raise
+        except Exception as exc:  # pyelftools raises ELFError, struct errors, ValueError, ...
+            failure = exc
+    raise ObjectParseError(where, f"malformed ELF: {failure}") from failure
 
 
-def _parse(data: bytes, rel: PurePosixPath) -> ObjectFacts:
-    from elftools.elf.elffile import ELFFile
-
+def read_header(data: bytes, where: str) -> ElfHeader:
+    """The identification and the ELF header's type and machine, checked."""
     size = len(data)
     if size < 16 or not data.startswith(b"\x7fELF"):
-        raise ObjectParseError(str(rel), "not an ELF file")
+        raise ObjectParseError(where, "not an ELF file")
     if data[4] not in (1, 2) or data[5] not in (1, 2):
-        raise ObjectParseError(str(rel), f"unknown ELF class {data[4]} or data encoding {data[5]}")
+        raise ObjectParseError(where, f"unknown ELF class {data[4]} or data encoding {data[5]}")
     header_size = 52 if data[4] == 1 else 64
     if size < header_size:
-        raise ObjectParseError(str(rel), f"truncated: {size} bytes, ELF header needs {header_size}")
+        raise ObjectParseError(where, f"truncated: {size} bytes, ELF header needs {header_size}")
+    endian = "<" if data[5] == 1 else ">"
+    e_type, e_machine = struct.unpack_from(endian + "HH", data, 16)
+    return ElfHeader(32 if data[4] == 1 else 64, endian, e_type, e_machine)
+
+
+def section_contents(data: bytes, where: str, section: SectionHeader) -> bytes:
+    """A section's bytes as stored (empty for SHT_NOBITS); an error if the file is short."""
+    if section.type == SHT_NOBITS:
+        return b""
+    end = section.offset + section.size
+    if end > len(data):
+        raise ObjectParseError(
+            where,
+            f"section {section.name or '?'} runs past the end of the file "
+            f"({section.offset}+{section.size} > {len(data)})",
+        )
+    return data[section.offset : end]
+
+
+# --- the direct reader ---------------------------------------------------------------------
+
+
+def read_direct(data: bytes, where: str, header: ElfHeader) -> ElfReading:
+    """Section table and symbols read with :mod:`struct`, every offset checked first."""
+    sections = read_section_table(data, where, header)
+    symbols: list[Symbol] = []
+    for index, section in enumerate(sections):
+        if section.type == SHT_SYMTAB:
+            symbols.extend(_symbols_direct(data, where, header, sections, index))
+    return ElfReading(sections, symbols)
+
+
+def read_section_table(data: bytes, where: str, header: ElfHeader) -> list[SectionHeader]:
+    """Every section header, with its name; the table and the name table bounds-checked.
+
+    Extended numbering is followed: a count of 0 (or a name-table index of SHN_XINDEX)
+    with a non-zero table offset means the real value is in section 0's header.
+    """
+    e = header.endian
+    size = len(data)
+    if header.elfclass == 64:
+        (shoff,) = struct.unpack_from(e + "Q", data, 0x28)
+        shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x3A)
+        fmt, minimum = e + "IIQQQQIIQQ", 64
+    else:
+        (shoff,) = struct.unpack_from(e + "I", data, 0x20)
+        shentsize, shnum, shstrndx = struct.unpack_from(e + "HHH", data, 0x2E)
+        fmt, minimum = e + "IIIIIIIIII", 40
+    if shoff == 0:
+        return []
+    if shnum == 0 or shstrndx == SHN_XINDEX:
+        if shoff + minimum > size:
+            raise ObjectParseError(
+                where,
+                f"truncated: section header 0 ends at byte {shoff + minimum}, file has {size}",
+            )
+        first = struct.unpack_from(fmt, data, shoff)
+        shnum = shnum or first[5]
+        shstrndx = first[6] if shstrndx == SHN_XINDEX else shstrndx
+        if shnum == 0:
+            return []
+    if shnum > MAX_SECTIONS:
+        raise ObjectParseError(where, f"absurd section count {shnum}")
+    if shentsize < minimum:
+        raise ObjectParseError(where, f"section header size {shentsize} is too small")
+    if shoff + shnum * shentsize > size:
+        raise ObjectParseError(
+            where,
+            f"truncated: section headers end at byte {shoff + shnum * shentsize}, file has {size}",
+        )
+    if shentsize == struct.calcsize(fmt):
+        raw = list(struct.iter_unpack(fmt, data[shoff : shoff + shnum * shentsize]))
+    else:
+        raw = [struct.unpack_from(fmt, data, shoff + i * shentsize) for i in range(shnum)]
+    names = b""
+    if shstrndx != 0:
+        if shstrndx >= shnum:
+            raise ObjectParseError(
+                where, f"section names are in section {shstrndx}, which does not exist"
+            )
+        _, stype, _, _, offset, length, *_ = raw[shstrndx]
+        names = section_contents(
+            data, where, SectionHeader("", stype, 0, 0, offset, length, 0, 0, 0)
+        )
+    find, size = names.find, len(names)
+    sections: list[SectionHeader] = []
+    for i, (name, stype, flags, addr, offset, length, link, info, _, entsize) in enumerate(raw):
+        if name < size:  # _name, inlined
+            end = find(b"\0", name)
+            text = names[name : end if end >= 0 else size].decode("utf-8", "replace")
+        else:
+            text = _name(names, name, where, f"section {i}") if shstrndx else ""
+        sections.append(
+            SectionHeader(text, stype, flags, addr, offset, length, link, info, entsize)
+        )
+    return sections
+
+
+def _name(table: bytes, offset: int, where: str, what: str) -> str:
+    """The NUL-terminated string at ``offset`` of a string table, checked."""
+    if offset == 0 and not table:
+        return ""
+    if offset >= len(table):
+        raise ObjectParseError(
+            where, f"{what} names offset {offset}, outside its string table of {len(table)} bytes"
+        )
+    end = table.find(b"\0", offset)
+    return table[offset : end if end >= 0 else len(table)].decode("utf-8", "replace")
+
+
+def _symbols_direct(
+    data: bytes, where: str, header: ElfHeader, sections: list[SectionHeader], index: int
+) -> list[Symbol]:
+    """The symbols of one SHT_SYMTAB section that gplscan uses (see :class:`ElfReading`)."""
+    section = sections[index]
+    table = section_contents(data, where, section)
+    entsize = 24 if header.elfclass == 64 else 16
+    if section.entsize != entsize:
+        raise ObjectParseError(
+            where, f"symbol table entry size {section.entsize}, expected {entsize}"
+        )
+    count = len(table) // entsize
+    if count > MAX_SYMBOLS:
+        raise ObjectParseError(where, f"absurd symbol count {count}")
+    strtab = _linked_strings(data, where, sections, section)
+    usable = table[: count * entsize]
+    entries: Iterable[tuple[int, int, int, int, int, int]]
+    if header.elfclass == 64:  # (st_name, st_info, st_other, st_shndx, st_value, st_size)
+        entries = struct.iter_unpack(header.endian + "IBBHQQ", usable)
+    else:  # 32-bit entries order the fields differently; rare enough to reorder here
+        entries = (
+            (n, i, o, x, v, z)
+            for n, v, z, i, o, x in struct.iter_unpack(header.endian + "IIIBBH", usable)
+        )
+    extended: bytes | None = None
+    out: list[Symbol] = []
+    starts, find, size = strtab.startswith, strtab.find, len(strtab)
+    for number, (name_offset, info, _, raw_shndx, value, _) in enumerate(entries):
+        bind, stype = info >> 4, info & 0xF
+        if (
+            bind not in GLOBAL_BINDINGS
+            and stype != STT_FILE
+            and not starts(_LABEL_PREFIXES_B, name_offset)
+        ):
+            continue
+        shndx = raw_shndx
+        if raw_shndx == SHN_XINDEX:
+            if extended is None:
+                extended = _extended_indexes(data, where, sections, index)
+            if (number + 1) * 4 > len(extended):
+                raise ObjectParseError(where, f"symbol {number} has no extended section index")
+            (shndx,) = struct.unpack_from(header.endian + "I", extended, number * 4)
+        elif raw_shndx >= SHN_LORESERVE:
+            shndx = -1
+        if name_offset < size:  # _name, inlined: this loop is the hot path
+            end = find(b"\0", name_offset)
+            name = strtab[name_offset : end if end >= 0 else size].decode("utf-8", "replace")
+        else:
+            name = _name(strtab, name_offset, where, f"symbol {number}")
+        out.append((name, stype, bind, shndx, value))
+    return out
+
+
+def _linked_strings(
+    data: bytes, where: str, sections: list[SectionHeader], symtab: SectionHeader
+) -> bytes:
+    if symtab.link >= len(sections):
+        raise ObjectParseError(
+            where,
+            f"symbol table names string table section {symtab.link}, which does not exist",
+        )
+    return section_contents(data, where, sections[symtab.link])
+
+
+def _extended_indexes(
+    data: bytes, where: str, sections: list[SectionHeader], symtab_index: int
+) -> bytes:
+    for section in sections:
+        if section.type == SHT_SYMTAB_SHNDX and section.link == symtab_index:
+            return section_contents(data, where, section)
+    raise ObjectParseError(where, "a symbol uses SHN_XINDEX but there is no SHT_SYMTAB_SHNDX")
+
+
+# --- the pyelftools reader -----------------------------------------------------------------
+
+
+def read_pyelftools(data: bytes, where: str, header: ElfHeader) -> ElfReading:
+    """Section table and symbols read by pyelftools, after the same bounds checks."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.enums import ENUM_SH_TYPE_BASE, ENUM_ST_INFO_BIND, ENUM_ST_INFO_TYPE
+    from elftools.elf.sections import SymbolTableIndexSection, SymbolTableSection
+
+    size = len(data)
     elf = ELFFile(io.BytesIO(data))
     h = elf.header
     shnum = elf.num_sections()
     if shnum > MAX_SECTIONS:
-        raise ObjectParseError(str(rel), f"absurd section count {shnum}")
+        raise ObjectParseError(where, f"absurd section count {shnum}")
     if shnum and (h.e_shentsize < (40 if elf.elfclass == 32 else 64)):
-        raise ObjectParseError(str(rel), f"section header size {h.e_shentsize} is too small")
+        raise ObjectParseError(where, f"section header size {h.e_shentsize} is too small")
     if h.e_shoff + shnum * h.e_shentsize > size:
         raise ObjectParseError(
-            str(rel),
+            where,
             f"truncated: section headers end at byte {h.e_shoff + shnum * h.e_shentsize}, "
             f"file has {size}",
         )
 
-    def contents(section) -> bytes:  # type: ignore[no-untyped-def]
-        if section["sh_type"] == "SHT_NOBITS":
-            return b""
-        off, length = section["sh_offset"], section["sh_size"]
-        if off + length > size:
-            raise ObjectParseError(
-                str(rel),
-                f"section {section.name or '?'} runs past the end of the file "
-                f"({off}+{length} > {size})",
-            )
-        return data[off : off + length]
+    elf_sections = list(elf.iter_sections())
+    sections = [
+        SectionHeader(
+            s.name,
+            _number(s["sh_type"], ENUM_SH_TYPE_BASE),
+            s["sh_flags"],
+            s["sh_addr"],
+            s["sh_offset"],
+            s["sh_size"],
+            s["sh_link"],
+            s["sh_info"],
+            s["sh_entsize"],
+        )
+        for s in elf_sections
+    ]
+    symbols: list[Symbol] = []
+    for index, section in enumerate(elf_sections):
+        if not isinstance(section, SymbolTableSection) or section["sh_type"] != "SHT_SYMTAB":
+            continue
+        section_contents(data, where, sections[index])  # bounds check before pyelftools walks it
+        entsize = section["sh_entsize"] or 1
+        count = section["sh_size"] // entsize
+        if count > MAX_SYMBOLS:
+            raise ObjectParseError(where, f"absurd symbol count {count}")
+        _linked_strings(data, where, sections, sections[index])
+        extended = next(
+            (
+                s
+                for s in elf_sections
+                if isinstance(s, SymbolTableIndexSection) and s["sh_link"] == index
+            ),
+            None,
+        )
+        for n, sym in enumerate(section.iter_symbols()):
+            name = sym.name
+            stype = _number(sym["st_info"]["type"], ENUM_ST_INFO_TYPE)
+            bind = _number(sym["st_info"]["bind"], ENUM_ST_INFO_BIND)
+            if (
+                bind not in GLOBAL_BINDINGS
+                and stype != STT_FILE
+                and not name.startswith(LABEL_PREFIXES)
+            ):
+                continue
+            raw = sym["st_shndx"]
+            if raw == "SHN_UNDEF":
+                shndx = 0
+            elif raw == SHN_XINDEX:
+                if extended is None:
+                    raise ObjectParseError(
+                        where, "a symbol uses SHN_XINDEX but there is no SHT_SYMTAB_SHNDX"
+                    )
+                shndx = extended.get_section_index(n)
+            elif isinstance(raw, int) and raw < SHN_LORESERVE:
+                shndx = raw
+            else:
+                shndx = -1
+            symbols.append((name, stype, bind, shndx, sym["st_value"]))
+    return ElfReading(sections, symbols)
 
-    sections = list(elf.iter_sections())
-    names = [s.name for s in sections]
+
+def _number(value: object, names: Mapping[str, int]) -> int:
+    """The number behind a value pyelftools decoded to a name (-1 for a name not known)."""
+    return value if isinstance(value, int) else names.get(str(value), -1)
+
+
+# --- from a reading to facts ---------------------------------------------------------------
+
+
+def facts_from_reading(
+    data: bytes, where: str, rel: PurePosixPath, header: ElfHeader, reading: ElfReading
+) -> ObjectFacts:
+    """Turn what a reader found into :class:`ObjectFacts` (shared by every reader)."""
+    sections = reading.sections
+    cache: dict[int, bytes] = {}
+
+    def contents(index: int) -> bytes:
+        if index not in cache:
+            cache[index] = section_contents(data, where, sections[index])
+        return cache[index]
+
     modinfo: tuple[ModinfoEntry, ...] = ()
     comment: tuple[str, ...] = ()
+    has_dwarf = False
+    for index, section in enumerate(sections):
+        if section.name == ".modinfo":
+            modinfo = parse_modinfo(contents(index))
+        elif section.name == ".comment":
+            comment = tuple(c.decode("utf-8", "replace") for c in contents(index).split(b"\0") if c)
+        elif section.name in (".debug_info", ".zdebug_info"):
+            has_dwarf = True
+
     defined: set[str] = set()
     undefined: set[str] = set()
     file_symbols: list[str] = []
-    exports: list[tuple[str, bool]] = []
-    for section in sections:
-        if section.name == ".modinfo":
-            modinfo = parse_modinfo(contents(section))
-        elif section.name == ".comment":
-            comment = tuple(
-                c.decode("utf-8", "replace") for c in contents(section).split(b"\0") if c
-            )
-        elif section["sh_type"] == "SHT_SYMTAB":
-            contents(section)  # bounds check before pyelftools walks it
-            entsize = section["sh_entsize"] or 1
-            count = section["sh_size"] // entsize
-            if count > MAX_SYMBOLS:
-                raise ObjectParseError(str(rel), f"absurd symbol count {count}")
-            link = section["sh_link"]
-            if link >= len(sections):
-                raise ObjectParseError(
-                    str(rel), f"symbol table names string table {link}, which does not exist"
-                )
-            contents(sections[link])
-            for sym in section.iter_symbols():  # type: ignore[attr-defined]
-                name = sym.name
-                st_type = sym["st_info"]["type"]
-                bind = sym["st_info"]["bind"]
-                shndx = sym["st_shndx"]
-                if st_type == "STT_FILE":
-                    if name:
-                        file_symbols.append(name)
-                    continue
-                if not name or bind not in ("STB_GLOBAL", "STB_WEAK", "STB_GNU_UNIQUE"):
-                    if name.startswith("__ksymtab_") and isinstance(shndx, int):
-                        _export(name, shndx, names, exports)
-                    continue
-                if shndx == "SHN_UNDEF":
-                    undefined.add(name)
-                    continue
-                defined.add(name)
-                if name.startswith("__ksymtab_") and isinstance(shndx, int):
-                    _export(name, shndx, names, exports)
+    exports: set[tuple[str, bool]] = set()
+    namespaces: set[tuple[str, str]] = set()
+    label_namespaces: set[tuple[str, str]] = set()
+    for name, stype, bind, shndx, value in reading.symbols:
+        if stype == STT_FILE:
+            if name:
+                file_symbols.append(name)
+            continue
+        if name and bind in GLOBAL_BINDINGS:
+            (undefined if shndx == 0 else defined).add(name)
+        if shndx <= 0 or shndx >= len(sections) or not name.startswith(LABEL_PREFIXES):
+            continue
+        home = sections[shndx]
+        if name.startswith("__ksymtab_"):
+            kind = home.name
+            if kind.startswith("___ksymtab"):
+                kind = kind[1:].partition("+")[0]
+            gpl_only = KSYMTAB_KINDS.get(kind)
+            if gpl_only is not None:
+                exports.add((name.removeprefix("__ksymtab_"), gpl_only))
+        elif name.startswith("__kstrtabns_"):
+            if home.name == "__ksymtab_strings":
+                namespace = _label_string(contents(shndx), value - home.addr, where, name)
+                if namespace:
+                    label_namespaces.add(
+                        (name.removeprefix("__kstrtabns_"), namespace.decode("utf-8", "replace"))
+                    )
+        elif home.name == ".export_symbol":
+            blob = contents(shndx)
+            start = value - home.addr
+            license = _label_string(blob, start, where, name)
+            namespace = _label_string(blob, start + len(license) + 1, where, name)
+            if license in (b"GPL", b""):
+                symbol = name.removeprefix("__export_symbol_")
+                exports.add((symbol, license == b"GPL"))
+                if namespace:
+                    namespaces.add((symbol, namespace.decode("utf-8", "replace")))
+    exported = {symbol for symbol, _ in exports}
+    namespaces.update(pair for pair in label_namespaces if pair[0] in exported)
+
+    units: tuple[tuple[str | None, str | None, str | None], ...] = ()
+    dwarf_error: str | None = None
+    if has_dwarf:
+        units, dwarf_error = dwarf_units(data, where, header, sections)
     return ObjectFacts(
         path=rel,
-        elf_type=_ELF_TYPES.get(h.e_type, str(h.e_type)),
-        machine=str(h.e_machine).removeprefix("EM_"),
+        elf_type=_ELF_TYPES.get(header.e_type, str(header.e_type)),
+        machine=_machine_name(header.e_machine),
         defined=frozenset(defined),
         undefined=frozenset(undefined),
         file_symbols=tuple(file_symbols),
         modinfo=modinfo,
-        exports=tuple(sorted(set(exports))),
+        exports=tuple(sorted(exports)),
+        export_namespaces=tuple(sorted(namespaces)),
         comment=comment,
         sha256=hashlib.sha256(data).hexdigest(),
+        dwarf_units=units,
+        dwarf_error=dwarf_error,
     )
 
 
-def _export(name: str, shndx: int, names: list[str], exports: list[tuple[str, bool]]) -> None:
-    """A ``__ksymtab_<sym>`` entry: which section it sits in says whether it is GPL-only."""
-    if shndx >= len(names):
-        return
-    section = names[shndx]
-    if section.startswith("__ksymtab") and not section.startswith("__ksymtab_strings"):
-        exports.append((name.removeprefix("__ksymtab_"), section.startswith("__ksymtab_gpl")))
+def _label_string(blob: bytes, offset: int, where: str, label: str) -> bytes:
+    """The NUL-terminated string an export label points at, inside its section."""
+    if not 0 <= offset < len(blob):
+        raise ObjectParseError(where, f"{label} points outside its section ({offset})")
+    end = blob.find(b"\0", offset)
+    return blob[offset : end if end >= 0 else len(blob)]
+
+
+_MACHINES: dict[int, str] = {}
+
+
+def _machine_name(e_machine: int) -> str:
+    """pyelftools' name for a machine without its ``EM_`` prefix (``X86_64``), else the
+    number."""
+    if not _MACHINES:
+        from elftools.elf.enums import ENUM_E_MACHINE
+
+        # pyelftools decodes a number to the last name given for it; so does this
+        _MACHINES.update(
+            {v: k.removeprefix("EM_") for k, v in ENUM_E_MACHINE.items() if isinstance(v, int)}
+        )
+    return _MACHINES.get(e_machine, str(e_machine))
+
+
+# --- DWARF ---------------------------------------------------------------------------------
+
+
+def dwarf_units(
+    data: bytes, where: str, header: ElfHeader, sections: list[SectionHeader]
+) -> tuple[tuple[tuple[str | None, str | None, str | None], ...], str | None]:
+    """``(DW_AT_name, DW_AT_comp_dir, DW_AT_producer)`` of every compile unit, and why
+    reading stopped early (None when it did not).
+
+    The sections pyelftools parses are built here: bounds-checked, decompressed within a
+    limit, and relocated (the absolute data relocations the fields read here use) so that
+    a ``-g`` object costs milliseconds, not the seconds that relocating every debug
+    section through pyelftools takes. pyelftools' work is bounded: by the bytes it may
+    read (:class:`_BudgetedStream`), by the abbreviation tables it parses, by the
+    attributes of the top entries it decodes, and by the number of units.
+    """
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DwarfConfig, DWARFInfo
+
+    units: list[tuple[str | None, str | None, str | None]] = []
+    if not any(s.name == ".debug_info" for s in sections):
+        return (), "DWARF in GNU .zdebug sections is not read"
+    try:
+        by_name = {s.name: i for i, s in reversed(list(enumerate(sections)))}
+        contents: dict[str, bytes] = {}
+        for name in _DWARF_SECTIONS:
+            if name in by_name:
+                contents[name] = _relocated(data, where, header, sections, by_name[name])
+        budget = _ReadBudget(DWARF_READ_FACTOR * sum(map(len, contents.values())) + (1 << 20))
+        streams: dict[str, DebugSectionDescriptor | None] = dict.fromkeys(_DWARF_SECTIONS)
+        for name, content in contents.items():
+            streams[name] = DebugSectionDescriptor(
+                _BudgetedStream(content, budget), name, None, len(content), 0
+            )
+        info = DWARFInfo(
+            config=DwarfConfig(
+                little_endian=header.endian == "<",
+                machine_arch=_machine_name(header.e_machine),
+                default_address_size=header.elfclass // 8,
+            ),
+            debug_info_sec=streams[".debug_info"],
+            debug_aranges_sec=None,
+            debug_abbrev_sec=streams[".debug_abbrev"],
+            debug_frame_sec=None,
+            eh_frame_sec=None,
+            debug_str_sec=streams[".debug_str"],
+            debug_loc_sec=None,
+            debug_ranges_sec=None,
+            debug_line_sec=None,
+            debug_pubtypes_sec=None,
+            debug_pubnames_sec=None,
+            debug_addr_sec=streams[".debug_addr"],
+            debug_str_offsets_sec=streams[".debug_str_offsets"],
+            debug_line_str_sec=streams[".debug_line_str"],
+            debug_loclists_sec=None,
+            debug_rnglists_sec=None,
+            debug_sup_sec=None,
+            gnu_debugaltlink_sec=None,
+            debug_types_sec=None,
+        )
+        abbrev = streams[".debug_abbrev"]
+        abbrev_limit = 2 * len(contents.get(".debug_abbrev", b"")) + (1 << 16)
+        tables: set[int] = set()
+        attributes = abbrev_read = 0
+        for seen, unit in enumerate(info.iter_CUs()):
+            if seen >= MAX_DWARF_UNITS:
+                return tuple(units), f"more than {MAX_DWARF_UNITS} DWARF units; the rest not read"
+            table = unit.get_abbrev_table()
+            offset = unit["debug_abbrev_offset"]
+            if abbrev is not None and offset not in tables:
+                tables.add(offset)
+                abbrev_read += max(abbrev.stream.tell() - offset, 0)
+                if abbrev_read > abbrev_limit:
+                    return tuple(units), "DWARF abbreviation tables overlap; the rest not read"
+            code = _uleb128(contents[".debug_info"], unit.cu_die_offset)
+            declaration = table.get_abbrev(code)
+            count = len(declaration["attr_spec"])
+            if count > MAX_TOP_ENTRY_ATTRIBUTES:
+                return tuple(units), f"a DWARF unit's top entry has {count} attributes"
+            attributes += count
+            if attributes > MAX_DWARF_ATTRIBUTES:
+                return tuple(units), (
+                    f"DWARF units' top entries hold more than {MAX_DWARF_ATTRIBUTES} "
+                    "attributes; the rest not read"
+                )
+            top = unit.get_top_DIE()
+            if top.tag in _UNIT_TAGS:
+                units.append(
+                    (
+                        _dwarf_text(top.attributes.get("DW_AT_name")),
+                        _dwarf_text(top.attributes.get("DW_AT_comp_dir")),
+                        _dwarf_text(top.attributes.get("DW_AT_producer")),
+                    )
+                )
+    except ObjectParseError as exc:
+        return tuple(units), exc.reason
+    except _TooCostly:
+        return tuple(units), (
+            f"reading DWARF took more than {DWARF_READ_FACTOR} times its size; the rest not read"
+        )
+    except Exception as exc:  # pyelftools: DWARFError, ELFParseError, struct errors, ...
+        return tuple(units), f"malformed DWARF: {type(exc).__name__}: {exc}"
+    return tuple(units), None
+
+
+class _TooCostly(Exception):
+    """pyelftools has read more than the budget allows (a hostile DWARF layout)."""
+
+
+class _ReadBudget:
+    """Bytes pyelftools may still read from the DWARF streams, shared by all of them."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+
+
+class _BudgetedStream(io.BytesIO):
+    """A section's bytes whose every read is charged to a shared :class:`_ReadBudget`:
+    overlapping abbreviation tables, strings without a terminator and blocks that claim
+    the rest of the section cost pyelftools reads, so they cannot cost more than this."""
+
+    def __init__(self, content: bytes, budget: _ReadBudget) -> None:
+        super().__init__(content)
+        self._budget = budget
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        out = super().read(size)
+        self._budget.left -= len(out) + 1
+        if self._budget.left < 0:
+            raise _TooCostly
+        return out
+
+
+def _uleb128(content: bytes, offset: int) -> int:
+    """The unsigned LEB128 number at ``offset`` (an entry's abbreviation code)."""
+    value = shift = 0
+    for byte in content[offset : offset + 10]:
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value
+        shift += 7
+    raise ValueError(f"no LEB128 number at offset {offset} of .debug_info")
+
+
+def _dwarf_text(attribute: object) -> str | None:
+    value = getattr(attribute, "value", None)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def _debug_contents(data: bytes, where: str, header: ElfHeader, section: SectionHeader) -> bytes:
+    """A debug section's bytes, decompressed (SHF_COMPRESSED, zlib) within the limits."""
+    raw = section_contents(data, where, section)
+    if not section.flags & SHF_COMPRESSED:
+        return raw
+    e = header.endian
+    if header.elfclass == 64:
+        if len(raw) < 24:
+            raise ObjectParseError(where, f"{section.name}: compression header is truncated")
+        ch_type, _, ch_size, _ = struct.unpack_from(e + "IIQQ", raw)
+        payload = raw[24:]
+    else:
+        if len(raw) < 12:
+            raise ObjectParseError(where, f"{section.name}: compression header is truncated")
+        ch_type, ch_size, _ = struct.unpack_from(e + "III", raw)
+        payload = raw[12:]
+    if ch_type != 1:
+        raise ObjectParseError(
+            where, f"{section.name}: compression type {ch_type} (zstd is 2) is not read"
+        )
+    if ch_size > MAX_DWARF_SECTION or ch_size > ZLIB_MAX_RATIO * max(len(payload), 1):
+        raise ObjectParseError(
+            where,
+            f"{section.name}: claims {ch_size} bytes once decompressed from {len(payload)}",
+        )
+    out = zlib.decompressobj().decompress(payload, ch_size)
+    if len(out) != ch_size:
+        raise ObjectParseError(
+            where, f"{section.name}: decompressed to {len(out)} bytes, header says {ch_size}"
+        )
+    return out
+
+
+def _relocated(
+    data: bytes, where: str, header: ElfHeader, sections: list[SectionHeader], index: int
+) -> bytes:
+    """A debug section's bytes with the relocations a relocatable object holds for it."""
+    content = _debug_contents(data, where, header, sections[index])
+    tables = [s for s in sections if s.type in (SHT_RELA, SHT_REL) and s.info == index and s.size]
+    if header.e_type != 1 or not tables:
+        return content
+    widths = ABSOLUTE_RELOCATIONS.get(header.e_machine)
+    if widths is None:
+        return _relocated_by_pyelftools(data, index, content)
+    e = header.endian
+    order: Literal["little", "big"] = "little" if e == "<" else "big"
+    wide = header.elfclass == 64
+    symsize, value_at, value_fmt = (24, 8, e + "Q") if wide else (16, 4, e + "I")
+    shift, mask = (32, 0xFFFFFFFF) if wide else (8, 0xFF)  # r_info: symbol, type
+    buf = bytearray(content)
+    for table in tables:
+        rela = table.type == SHT_RELA
+        fmt = e + ("QQ" if wide else "II") + (("q" if wide else "i") if rela else "")
+        entsize = struct.calcsize(fmt)
+        if table.entsize != entsize:
+            raise ObjectParseError(
+                where, f"{table.name}: entry size {table.entsize}, expected {entsize}"
+            )
+        if table.link >= len(sections) or sections[table.link].type != SHT_SYMTAB:
+            raise ObjectParseError(where, f"{table.name} does not name a symbol table")
+        symtab = section_contents(data, where, sections[table.link])
+        entries = section_contents(data, where, table)
+        for entry in struct.iter_unpack(fmt, entries[: len(entries) // entsize * entsize]):
+            offset, rinfo = entry[0], entry[1]
+            width = widths.get(rinfo & mask)
+            if width is None:
+                continue  # not an absolute data relocation: none of what is read here
+            if offset + width > len(buf):
+                raise ObjectParseError(where, f"{table.name}: relocation at {offset} is outside")
+            sym = rinfo >> shift
+            if (sym + 1) * symsize > len(symtab):
+                raise ObjectParseError(where, f"{table.name}: relocation names symbol {sym}")
+            (base,) = struct.unpack_from(value_fmt, symtab, sym * symsize + value_at)
+            addend = entry[2] if rela else int.from_bytes(buf[offset : offset + width], order)
+            result = (base + addend) & ((1 << (8 * width)) - 1)
+            buf[offset : offset + width] = result.to_bytes(width, order)
+    return bytes(buf)
+
+
+def _relocated_by_pyelftools(data: bytes, index: int, content: bytes) -> bytes:
+    """Relocations for machines not in ABSOLUTE_RELOCATIONS: pyelftools' own recipes."""
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.relocation import RelocationHandler
+
+    elf = ELFFile(io.BytesIO(data))
+    handler = RelocationHandler(elf)
+    table = handler.find_relocations_for_section(elf.get_section(index))
+    stream = io.BytesIO(content)
+    if table is not None:
+        handler.apply_section_relocations(stream, table)
+    return stream.getvalue()
