@@ -27,6 +27,7 @@ from gplscan.model import (
     ObjectFacts,
     Origin,
 )
+from gplscan.policy import CLOSED
 from gplscan.provenance import account_for
 
 ReadSource = Callable[[PurePosixPath], str | None]
@@ -62,6 +63,8 @@ def _module_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
     path = spec.directory / f"{spec.name}.ko"
     built = facts.objects.get(path)
     components = tuple(account_for(m, facts) for m in spec.members)
+    if built is not None:
+        components += unaccounted_code(path, built, components, facts)
     declared, note = _declared(path, built, components, facts)
     return Binary(
         path=path,
@@ -73,6 +76,62 @@ def _module_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
         license_note=note,
         conditional=spec.conditional,
     )
+
+
+_UNIT_SUFFIXES = (".c", ".S", ".s", ".cc", ".cpp", ".rs")
+
+
+def _unit_names(obj: ObjectFacts) -> set[str]:
+    """Base names of the source files an object says it was built from (STT_FILE, DWARF)."""
+    names = {n.rsplit("/", 1)[-1] for n in obj.file_symbols}
+    names |= {u[0].rsplit("/", 1)[-1] for u in obj.dwarf_units if u[0]}
+    return {n for n in names if n.endswith(_UNIT_SUFFIXES) and not n.endswith(".mod.c")}
+
+
+def unaccounted_code(
+    path: PurePosixPath, built: ObjectFacts, components: tuple[Component, ...], facts: TreeFacts
+) -> tuple[Component, ...]:
+    """Closed code in a built module that no member accounts for, found by name, not by
+    file: source files its symbol table or DWARF names that no source of the tree is and
+    no closed member already brought in (e.g. a blob merged into a "source" object)."""
+    accounted: set[str] = set()
+    holders: dict[str, Component] = {}
+    for c in components:
+        accounted.update(s.name for s in c.sources)
+        obj = facts.objects.get(c.file) if c.file is not None else None
+        obj = obj or facts.objects.get(c.path)
+        if obj is None:
+            continue
+        names = _unit_names(obj)
+        if c.origin is not Origin.SOURCE:
+            accounted |= names
+        for n in names:
+            holders.setdefault(n, c)
+    extra = sorted(n for n in _unit_names(built) - accounted if n not in facts.source_names)
+    out = []
+    for name in extra:
+        holder = holders.get(name)
+        where = f", inside {holder.path}" if holder is not None else ""
+        ev = Evidence(
+            "dwarf" if any(u[0] and u[0].endswith(name) for u in built.dwarf_units) else "symbol",
+            f"{path.name} names {name} as a source it was built from{where}; the tree "
+            "holds no such source",
+            path,
+        )
+        linked = holder.linked_by if holder is not None else ev
+        out.append(
+            Component(
+                PurePosixPath(name),
+                Origin.CLOSED,
+                CLOSED,
+                (),
+                path,
+                linked,
+                (ev.text,),
+                provenance=(ev,),
+            )
+        )
+    return tuple(out)
 
 
 def _standalone_module(path: PurePosixPath, obj: ObjectFacts) -> Binary:

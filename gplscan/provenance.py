@@ -208,6 +208,13 @@ def _from_object(
     else:
         text = "it defines no global symbols"
     evidence.append(Evidence("symbol", text, provider))
+    units = [u for u in obj.dwarf_units if u[0]]
+    if units:
+        shown = ", ".join(f"{u[0]}" + (f" ({u[2]})" if u[2] else "") for u in units[:3])
+        more = f" and {len(units) - 3} more" if len(units) > 3 else ""
+        evidence.append(
+            Evidence("dwarf", f"its DWARF names the compile unit(s) {shown}{more}", provider)
+        )
     names = [n for n in obj.file_symbols if n.endswith(SOURCE_EXTENSIONS)]
     missing = [n for n in names if n not in facts.source_names]
     named = [provider.parent / n for n in names if provider.parent / n in facts.sources]

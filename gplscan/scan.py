@@ -124,6 +124,13 @@ def run(
             issues.append(ScanIssue(rel, "discover", record.entry.note, skipped=False))
         if record.object_error:
             issues.append(ScanIssue(rel, "object", f"not read: {record.object_error}"))
+    for rel, obj in p1.objects.items():
+        if obj.dwarf_error:
+            issues.append(
+                ScanIssue(
+                    rel, "object", f"DWARF not read in full: {obj.dwarf_error}", skipped=False
+                )
+            )
         if record.spdx_error:
             issues.append(ScanIssue(rel, "source", record.spdx_error, skipped=False))
 
