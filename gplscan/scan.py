@@ -23,12 +23,12 @@ from gplscan.facts.cache import FactCache, default_cache_dir
 from gplscan.facts.collect import (
     Detection,
     FileRecord,
+    ScancodeDetector,
     default_jobs,
     detect_licenses,
     read_all,
     read_defines,
     read_sources,
-    scancode_detector,
 )
 from gplscan.facts.includes import host_arch, include_closure, kernel_include_dirs
 from gplscan.facts.kbuild import apply_records, build_file_for, read_kbuild
@@ -105,7 +105,8 @@ def run(
     licenses = load_license_data(options.rules_dir / "licenses.yml" if options.rules_dir else None)
     jobs = options.jobs or default_jobs()
     cache = FactCache(default_cache_dir() if options.cache_dir == _DEFAULT else options.cache_dir)
-    detect = detector or scancode_detector
+    scancode = ScancodeDetector()
+    detect = detector or scancode
 
     issues: list[ScanIssue] = list(notes)
     candidates: list[Candidate] = []
@@ -224,6 +225,7 @@ def run(
             if detections
             else "not needed: every file in scope carries an SPDX tag",
         ),
+        ("scancode index", "loaded" if scancode.index_loaded else "not loaded"),
         ("symbol index", "read" if symbols.loaded else "not needed"),
         (
             "kernel exports",

@@ -399,17 +399,32 @@ class LicenseDetectionUnavailableError(Exception):
     """Full license detection cannot run here (scancode missing or broken)."""
 
 
-def scancode_detector(path: Path) -> Detection:
-    """Detect licenses with scancode-toolkit (imported only when a file needs it)."""
-    from gplscan.facts.licenses import LicenseDetectionUnavailable
-    from gplscan.facts.licenses import detect_licenses as scancode_detect
+class ScancodeDetector:
+    """Full license detection with scancode-toolkit, one detector per scan.
 
-    try:
-        detection = scancode_detect(path)
-    except LicenseDetectionUnavailable as exc:
-        raise LicenseDetectionUnavailableError(
-            f"license detection unavailable, license left unknown: {exc}"
-        ) from exc
-    return detection.expression, tuple(
-        LicenseFinding(m.expression, m.start_line, m.end_line, m.rule) for m in detection.matches
-    )
+    scancode is imported, and its license index loaded, only when a file has license-like
+    text to match; identical license regions are matched once (the detector's cache).
+    """
+
+    def __init__(self) -> None:
+        self._detector: Any = None
+
+    @property
+    def index_loaded(self) -> bool:
+        return self._detector is not None and bool(self._detector.index_loaded)
+
+    def __call__(self, path: Path) -> Detection:
+        from gplscan.facts.licenses import Detector, LicenseDetectionUnavailable
+
+        if self._detector is None:
+            self._detector = Detector()
+        try:
+            detection = self._detector.detect_file(path)
+        except LicenseDetectionUnavailable as exc:
+            raise LicenseDetectionUnavailableError(
+                f"license detection unavailable, license left unknown: {exc}"
+            ) from exc
+        return detection.expression, tuple(
+            LicenseFinding(m.expression, m.start_line, m.end_line, m.rule)
+            for m in detection.matches
+        )
