@@ -473,6 +473,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
         TextColumn("{task.description:<10}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:>12}"),
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,
@@ -480,8 +481,11 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+                tasks[stage] = bar.add_task(stage, total=total, rate="")
+            task = bar.tasks[tasks[stage]] if tasks[stage] < len(bar.tasks) else None
+            speed = task.speed if task is not None else None
+            rate = f"{speed:,.0f} files/s" if speed else ""
+            bar.update(tasks[stage], completed=done, total=total, rate=rate)
 
         yield update
 

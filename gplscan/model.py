@@ -277,6 +277,7 @@ class Component:
     provenance: tuple[Evidence, ...] = ()  # the reasons, as evidence with kinds and places
     expected: frozenset[str] = frozenset()  # what its named source defines, when both are read
     named_source: PurePosixPath | None = None  # the source it names (stem or STT_FILE)
+    tag_error: str | None = None  # its source's SPDX tag does not parse: why
     defined: frozenset[str] = frozenset()
     undefined: frozenset[str] = frozenset()
 

@@ -161,6 +161,7 @@ def _from_source(
         undefined=built.undefined if built else frozenset(),
         expected=expected,
         named_source=src,
+        tag_error=sf.spdx_error if sf else None,
     )
 
 

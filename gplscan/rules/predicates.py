@@ -7,6 +7,7 @@ writing YAML; adding a predicate means adding a function here and its unit test.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -495,6 +496,27 @@ def object_source_mismatch(
         )
 
 
+def malformed_license_tag(
+    ctx: Context, binary: Binary, params: Mapping[str, object]
+) -> Iterable[Match]:
+    """A source compiled into the binary carries an SPDX tag that does not parse."""
+    for c in binary.components:
+        if c.tag_error and c.sources:
+            line = _first_int(c.tag_error)
+            yield Match(
+                location=Location(c.sources[0], line),
+                object=str(c.path),
+                symbol=None,
+                evidence=(Evidence("spdx", c.tag_error, c.sources[0], line), c.linked_by),
+                fields={"source": str(c.sources[0]), "error": c.tag_error},
+            )
+
+
+def _first_int(text: str) -> int | None:
+    m = re.search(r"line (\d+)", text)
+    return int(m.group(1)) if m else None
+
+
 def _declared_evidence(binary: Binary) -> tuple[Evidence, ...]:
     return binary.declared.evidence[:1] if binary.declared is not None else ()
 
@@ -515,4 +537,5 @@ PREDICATES: dict[str, Predicate] = {
     "gpl_module_imports_proprietary": gpl_module_imports_proprietary,
     "gpl_symbol_reexport": gpl_symbol_reexport,
     "object_source_mismatch": object_source_mismatch,
+    "malformed_license_tag": malformed_license_tag,
 }
