@@ -64,6 +64,24 @@ class LicenseData:
             bad |= self.gpl2_only_incompatible
         return self._all_alternatives(tree, frozenset(bad))
 
+    def as_detected(self, expression: str | None) -> str | None:
+        """A detected (not tagged) expression as gplscan judges a file by it.
+
+        Text detection matches notices as well as grants: Synopsys' "unsupported
+        proprietary work" disclaimer under a GPL-or-BSD grant, or tg3's note that its (long
+        gone) firmware was "derived from proprietary unpublished source code". A proprietary
+        match ANDed with any other license is read as such a notice and set aside; only a
+        file whose detected text is proprietary and nothing else counts as proprietary. The
+        scancode evidence keeps every match, so the reader sees what was set aside.
+        """
+        tree = _parse(expression)
+        if tree is None or type(tree).__name__ != "AND":
+            return expression
+        kept = [a for a in tree.args if not self._all_alternatives(a, self.proprietary)]
+        if not kept or len(kept) == len(tree.args):
+            return expression
+        return " AND ".join(f"({a})" if type(a).__name__ == "OR" else str(a) for a in kept)
+
     def gpl_ids(self, expression: str | None) -> frozenset[str]:
         """The GPL license ids an expression names."""
         tree = _parse(expression)

@@ -180,7 +180,11 @@ def run(
     sources.update(full)
     for path, (expression, matches) in detections.items():
         if path in sources:
-            sources[path] = replace(sources[path], detected=matches, detected_expression=expression)
+            sources[path] = replace(
+                sources[path],
+                detected=matches,
+                detected_expression=licenses.as_detected(expression),
+            )
     facts = replace(
         _tree_facts(root, records, sources, p1.objects, modules, copies, symbols),
         includes=includes,

@@ -53,3 +53,24 @@ def test_incompatibility_depends_on_the_gpl_version() -> None:
     assert not DATA.conflicts_with_gpl("Apache-2.0", frozenset({"GPL-3.0-or-later"}))
     assert not DATA.conflicts_with_gpl("MIT OR CDDL-1.0", frozenset({"GPL-2.0-only"}))
     assert DATA.withholds_source("LicenseRef-proprietary")
+
+
+@pytest.mark.parametrize(
+    ("detected", "judged"),
+    [
+        # Synopsys' disclaimer under a GPL-or-BSD grant
+        (
+            "(GPL-2.0-only OR BSD-3-Clause) AND LicenseRef-scancode-proprietary-license",
+            "(GPL-2.0-only OR BSD-3-Clause)",
+        ),
+        ("LicenseRef-scancode-proprietary-license AND MIT", "MIT"),
+        # proprietary and nothing else stays proprietary
+        ("LicenseRef-scancode-proprietary-license", "LicenseRef-scancode-proprietary-license"),
+        ("GPL-2.0-only", "GPL-2.0-only"),
+        (None, None),
+    ],
+)
+def test_detected_proprietary_notices_beside_a_grant_are_set_aside(
+    detected: str | None, judged: str | None
+) -> None:
+    assert DATA.as_detected(detected) == judged
