@@ -19,6 +19,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -264,15 +265,59 @@ def read_all(
 def _read_sources(
     batch: list[tuple[PurePosixPath, str]],
 ) -> list[tuple[PurePosixPath, SourceFacts | str]]:
-    out: list[tuple[PurePosixPath, SourceFacts | str]] = []
-    for rel, abspath in batch:
-        try:
-            with open(abspath, "rb") as fh:
-                text = decode(fh.read())
-        except OSError as exc:
-            out.append((rel, f"not readable: {exc.strerror or exc}"))
+    return [(rel, _read_text(abspath, partial(_full_source_facts, rel))) for rel, abspath in batch]
+
+
+def _full_source_facts(rel: PurePosixPath, text: str) -> SourceFacts:
+    return source_facts(None, rel, text, defines=False)
+
+
+def _read_defines(
+    batch: list[tuple[PurePosixPath, str]],
+) -> list[tuple[PurePosixPath, frozenset[str] | str]]:
+    return [(rel, _read_text(abspath, defined_functions)) for rel, abspath in batch]
+
+
+def _read_text(abspath: str, compute: Callable[[str], R]) -> R | str:
+    """``compute`` over a file's text, or the reason it cannot be read."""
+    try:
+        with open(abspath, "rb") as fh:
+            return compute(decode(fh.read()))
+    except OSError as exc:
+        return f"not readable: {exc.strerror or exc}"
+
+
+def _per_content(
+    kind: str,
+    worker: Callable[[list[tuple[PurePosixPath, str]]], list[tuple[PurePosixPath, R | str]]],
+    paths: Iterable[PurePosixPath],
+    records: dict[PurePosixPath, FileRecord],
+    cache: FactCache,
+    root: Path,
+    jobs: int,
+    progress: Progress,
+    issues: list[ScanIssue],
+) -> dict[PurePosixPath, R]:
+    """A fact of each file computed once per content: from the cache where that content
+    was read before, else by ``worker`` in the pool (and then cached)."""
+    paths = sorted(p for p in set(paths) if p in records)
+    found = cache.facts(kind, {records[p].sha256 for p in paths})
+    out: dict[PurePosixPath, R] = {}
+    todo: list[tuple[PurePosixPath, str]] = []
+    for p in paths:
+        hit = found.get(records[p].sha256)
+        if hit is not None:
+            out[p] = hit
+        else:
+            todo.append((p, str(root / p)))
+    fresh: dict[str, R] = {}
+    for rel, result in _map(worker, todo, jobs, progress, kind):
+        if isinstance(result, str):
+            issues.append(ScanIssue(rel, "source", result))
             continue
-        out.append((rel, source_facts(None, rel, text, defines=False)))
+        out[rel] = result
+        fresh[records[rel].sha256] = result
+    cache.put_facts(kind, fresh)
     return out
 
 
@@ -285,39 +330,11 @@ def read_sources(
     progress: Progress,
     issues: list[ScanIssue],
 ) -> dict[PurePosixPath, SourceFacts]:
-    """Pass 2: full source facts, from the cache where the content was read before."""
-    paths = sorted(set(paths))
-    found = cache.facts("source", {records[p].sha256 for p in paths})
-    out: dict[PurePosixPath, SourceFacts] = {}
-    todo: list[tuple[PurePosixPath, str]] = []
-    for p in paths:
-        hit = found.get(records[p].sha256)
-        if hit is not None:
-            out[p] = rebind(hit, p)
-        else:
-            todo.append((p, str(root / p)))
-    fresh: dict[str, SourceFacts] = {}
-    for rel, result in _map(_read_sources, todo, jobs, progress, "sources"):
-        if isinstance(result, str):
-            issues.append(ScanIssue(rel, "source", result))
-            continue
-        out[rel] = result
-        fresh[records[rel].sha256] = result
-    cache.put_facts("source", fresh)
-    return out
-
-
-def _read_defines(
-    batch: list[tuple[PurePosixPath, str]],
-) -> list[tuple[PurePosixPath, frozenset[str] | str]]:
-    out: list[tuple[PurePosixPath, frozenset[str] | str]] = []
-    for rel, abspath in batch:
-        try:
-            with open(abspath, "rb") as fh:
-                out.append((rel, defined_functions(decode(fh.read()))))
-        except OSError as exc:
-            out.append((rel, f"not readable: {exc.strerror or exc}"))
-    return out
+    """Pass 2: full source facts (cached by content, so re-bound to each file's path)."""
+    facts = _per_content(
+        "source", _read_sources, paths, records, cache, root, jobs, progress, issues
+    )
+    return {p: rebind(sf, p) for p, sf in facts.items()}
 
 
 def read_defines(
@@ -329,26 +346,10 @@ def read_defines(
     progress: Progress,
     issues: list[ScanIssue],
 ) -> dict[PurePosixPath, frozenset[str]]:
-    """The functions each of ``paths`` defines, from the cache where the content was read."""
-    paths = sorted(p for p in set(paths) if p in records)
-    found = cache.facts("defines", {records[p].sha256 for p in paths})
-    per_file: dict[PurePosixPath, frozenset[str]] = {}
-    todo: list[tuple[PurePosixPath, str]] = []
-    for p in paths:
-        hit = found.get(records[p].sha256)
-        if hit is not None:
-            per_file[p] = hit
-        else:
-            todo.append((p, str(root / p)))
-    fresh: dict[str, frozenset[str]] = {}
-    for rel, result in _map(_read_defines, todo, jobs, progress, "symbols"):
-        if isinstance(result, str):
-            issues.append(ScanIssue(rel, "source", result))
-            continue
-        per_file[rel] = result
-        fresh[records[rel].sha256] = result
-    cache.put_facts("defines", fresh)
-    return per_file
+    """The functions each of ``paths`` defines, for the symbol index."""
+    return _per_content(
+        "defines", _read_defines, paths, records, cache, root, jobs, progress, issues
+    )
 
 
 # --- pass 3: license detection for untagged files in scope --------------------------------
