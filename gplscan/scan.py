@@ -125,6 +125,8 @@ def run(
             issues.append(ScanIssue(rel, "discover", record.entry.note, skipped=False))
         if record.object_error:
             issues.append(ScanIssue(rel, "object", f"not read: {record.object_error}"))
+        if record.spdx_error:
+            issues.append(ScanIssue(rel, "source", record.spdx_error, skipped=False))
     for rel, obj in p1.objects.items():
         if obj.dwarf_error:
             issues.append(
@@ -132,8 +134,6 @@ def run(
                     rel, "object", f"DWARF not read in full: {obj.dwarf_error}", skipped=False
                 )
             )
-        if record.spdx_error:
-            issues.append(ScanIssue(rel, "source", record.spdx_error, skipped=False))
 
     arch = options.arch or host_arch()
     # an inventory alone needs no link graph: the build files are not read

@@ -202,3 +202,13 @@ def test_inventory_accounts_for_every_file(tmp_path: Path) -> None:
     assert inv["scope"] == "all"
     text = run_cli("inventory", str(tree), "--files").stdout
     assert "GPL-2.0-only" in text and "notice.c" in text and "5 files:" in text
+
+
+def test_a_malformed_tag_is_reported_as_an_issue_and_in_the_inventory(tmp_path: Path) -> None:
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "bad.c").write_text("// SPDX-License-Identifier: GPL-2.0 OR\nint a;\n")
+    result = run(tree, Options(cache_dir=None, inventory=True), detector=_no_detection)
+    (issue,) = [i for i in result.issues if i.path == PurePosixPath("bad.c")]
+    assert issue.stage == "source" and "line 1" in issue.message and not issue.skipped
+    assert [f.status for f in result.inventory] == ["malformed"]
