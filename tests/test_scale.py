@@ -212,3 +212,23 @@ def test_a_malformed_tag_is_reported_as_an_issue_and_in_the_inventory(tmp_path: 
     (issue,) = [i for i in result.issues if i.path == PurePosixPath("bad.c")]
     assert issue.stage == "source" and "line 1" in issue.message and not issue.skipped
     assert [f.status for f in result.inventory] == ["malformed"]
+
+
+def test_module_license_macro_resolved_from_a_header(tmp_path: Path) -> None:
+    """MODULE_LICENSE(ZFS_META_LICENSE): the macro is defined in a header the source
+    includes, and its string is mapped to SPDX through rules/licenses.yml."""
+    tree = tmp_path / "zfs"
+    (tree / "include").mkdir(parents=True)
+    (tree / "Kbuild").write_text("obj-m += zfs.o\nccflags-y := -I$(src)/include\n")
+    (tree / "include" / "zfs_config.h").write_text(
+        '// SPDX-License-Identifier: CDDL-1.0\n#define ZFS_META_LICENSE "CDDL"\n')
+    (tree / "zfs.c").write_text(
+        '// SPDX-License-Identifier: CDDL-1.0\n#include <zfs_config.h>\n'
+        "int zfs_init(void) { return 0; }\nMODULE_LICENSE(ZFS_META_LICENSE);\n")
+    result = run(tree, Options(cache_dir=None), detector=_no_detection)
+    (zfs,) = result.binaries
+    assert zfs.declared is not None and zfs.declared.value == b"CDDL"
+    assert any("ZFS_META_LICENSE defined as" in e.text for e in zfs.declared.evidence)
+    (finding,) = [f for f in result.findings if f.rule == "incompatible-module-license"]
+    assert "CDDL-1.0" in finding.message
+    assert PurePosixPath("include/zfs_config.h") in {f.path for f in result.inventory}
