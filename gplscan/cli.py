@@ -31,10 +31,11 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(["terminal", "json"]),
+            type=click.Choice(["terminal", "json", "sarif", "gitlab"]),
             default="terminal",
             show_default=True,
-            help="Report format: a readable tree, or JSON (schema gplscan/1).",
+            help="Report format: a readable tree, JSON (schema gplscan/1), SARIF 2.1.0 for "
+            "code-scanning pages, or GitLab Code Quality.",
         ),
         click.option(
             "--output",
@@ -431,6 +432,14 @@ def _render(result: ScanResult, fmt: str, color: bool) -> str:
         from gplscan.report import json as json_report
 
         return json_report.render(result)
+    if fmt == "sarif":
+        from gplscan.report import sarif
+
+        return sarif.render(result)
+    if fmt == "gitlab":
+        from gplscan.report import gitlab
+
+        return gitlab.render(result)
     import shutil
 
     from gplscan.report import terminal
