@@ -46,9 +46,24 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--fail-on",
             type=click.Choice(FAIL_ON),
-            default="error",
-            show_default=True,
-            help="Exit 1 when a finding of this severity or worse is found.",
+            default=None,
+            help="Exit 1 when a new finding of this severity or worse is found "
+            "(default: the config's fail-on, else error).",
+        ),
+        click.option(
+            "--baseline",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="A previous JSON report (see 'gplscan baseline write'): findings it holds "
+            "are shown as baseline and do not fail the run.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            default=None,
+            help="Configuration file (default: .gplscan.toml, gplscan.toml or "
+            "[tool.gplscan] in pyproject.toml, from the target upwards).",
         ),
         click.option(
             "--allow-partial",
@@ -144,7 +159,9 @@ def audit(
     inventory: bool,
     fmt: str,
     output: Path | None,
-    fail_on: str,
+    fail_on: str | None,
+    baseline: Path | None,
+    config_path: Path | None,
     allow_partial: bool,
     color: bool | None,
     quiet: bool,
@@ -166,8 +183,60 @@ def audit(
     """
     opts = _options(jobs, cache_dir, no_cache, arch, kernel=kernel, inventory=inventory)
     sys.exit(
-        _audit_and_report(path, str(path), fmt, output, fail_on, allow_partial, color, quiet, opts)
+        _audit_and_report(
+            path,
+            str(path),
+            fmt,
+            output,
+            fail_on,
+            allow_partial,
+            color,
+            quiet,
+            opts,
+            baseline=baseline,
+            config_path=config_path,
+        )
     )
+
+
+@cli.group()
+def baseline() -> None:
+    """Baselines: accept today's findings so that CI fails only on new ones."""
+
+
+@baseline.command("write")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("gplscan-baseline.json"),
+    show_default=True,
+    help="Where to write the baseline (a gplscan/1 JSON report).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress on standard error.")
+@_scan_options
+def baseline_write(
+    path: Path,
+    output: Path,
+    quiet: bool,
+    jobs: int | None,
+    cache_dir: Path | None,
+    no_cache: bool,
+    kernel: Path | None,
+    arch: str | None,
+) -> None:
+    """Audit PATH and write every current finding to a baseline file.
+
+    Then `gplscan audit PATH --baseline gplscan-baseline.json` fails only on findings the
+    baseline does not hold (matched by fingerprint: rule, binary, object and symbol, never
+    line numbers or absolute paths). Exit 0 once written, 2 on an error.
+    """
+    opts = _options(jobs, cache_dir, no_cache, arch, kernel=kernel)
+    code = _audit_and_report(
+        path, str(path), "json", output, "never", False, False, quiet, opts, policy=False
+    )
+    sys.exit(code)
 
 
 @cli.command()
@@ -252,7 +321,9 @@ def demo(
     keep: Path | None,
     fmt: str,
     output: Path | None,
-    fail_on: str,
+    fail_on: str | None,
+    baseline: Path | None,
+    config_path: Path | None,
     allow_partial: bool,
     color: bool | None,
     quiet: bool,
@@ -280,7 +351,17 @@ def demo(
             sys.exit(EXIT_ERROR)
         opts = _options(None, None, False, None)
         code = _audit_and_report(
-            tree, f"{name} ({form})", fmt, output, fail_on, allow_partial, color, quiet, opts
+            tree,
+            f"{name} ({form})",
+            fmt,
+            output,
+            fail_on,
+            allow_partial,
+            color,
+            quiet,
+            opts,
+            baseline=baseline,
+            config_path=config_path,
         )
     sys.exit(code)
 
@@ -386,26 +467,58 @@ def _audit_and_report(
     shown: str,
     fmt: str,
     output: Path | None,
-    fail_on: str,
+    fail_on: str | None,
     allow_partial: bool,
     color: bool | None,
     quiet: bool,
     opts: Options,
+    baseline: Path | None = None,
+    config_path: Path | None = None,
+    policy: bool = True,
 ) -> int:
+    from gplscan.config import find_config, load_config
     from gplscan.errors import GplscanError
+    from gplscan.findings import apply_policy
 
     try:
+        config = load_config(config_path or (find_config(path) if policy else None))
+        held = _baseline_fingerprints(baseline) if baseline is not None else frozenset()
         with _progress(_show_progress(quiet, fmt, output)) as progress:
             result = _run_prepared(path, shown, opts, progress)
     except GplscanError as exc:
         click.echo(f"gplscan: {exc}", err=True)
         return EXIT_ERROR
+    if policy:
+        result = apply_policy(
+            result, severity=dict(config.severity), waivers=config.waivers, baseline=held
+        )
+    fail_on = fail_on or config.fail_on or "error"
     text = _render(
         result, fmt, color if color is not None else (output is None and sys.stdout.isatty())
     )
     if not _write(text, output, quiet, result):
         return EXIT_ERROR
     return exit_code(result, fail_on, allow_partial)
+
+
+def _baseline_fingerprints(path: Path) -> frozenset[str]:
+    """Fingerprints of every finding a previous JSON report holds (new and baseline)."""
+    import json
+
+    from gplscan.errors import GplscanError
+
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        if report.get("schema") != "gplscan/1":
+            raise ValueError("not a gplscan/1 JSON report")
+        items = [
+            *report.get("findings", []),
+            *report.get("baseline", []),
+            *report.get("waived", []),
+        ]
+        return frozenset(str(f["fingerprint"]) for f in items)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GplscanError(f"--baseline {path}: cannot use it as a baseline: {exc}") from exc
 
 
 def _write(text: str, output: Path | None, quiet: bool, result: ScanResult | None) -> bool:

@@ -7,11 +7,14 @@ identity across machines, checkouts and unrelated edits.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import fnmatch
 import hashlib
 import string
 from collections.abc import Iterable, Mapping
 
-from gplscan.model import Binary, Finding, Rule
+from gplscan.model import Binary, Finding, Rule, ScanResult, Severity, Waiver
 from gplscan.rules.predicates import Match
 
 
@@ -65,3 +68,58 @@ def build_findings(matches: Iterable[tuple[Rule, Binary, Match]]) -> list[Findin
             f.line or 0,
         ),
     )
+
+
+def apply_policy(
+    result: ScanResult,
+    *,
+    severity: Mapping[str, Severity] | None = None,
+    waivers: Iterable[Waiver] = (),
+    baseline: frozenset[str] = frozenset(),
+    today: datetime.date | None = None,
+) -> ScanResult:
+    """The result as a project's policy sees it.
+
+    Severity overrides (by rule name or id) first; then findings a baseline holds (by
+    fingerprint) and findings a live waiver matches are set aside, so that only new,
+    unwaived findings count. Expired waivers do not apply; unused ones are listed too.
+    """
+    today = today or datetime.date.today()
+    overrides = dict(severity or {})
+    findings = [
+        dataclasses.replace(f, severity=overrides.get(f.rule, overrides.get(f.rule_id, f.severity)))
+        for f in result.findings
+    ]
+    live = [w for w in waivers if not w.expired(today)]
+    expired = tuple(w for w in waivers if w.expired(today))
+    used: set[int] = set()
+    active: list[Finding] = []
+    held: list[Finding] = []
+    waived: list[tuple[Finding, Waiver]] = []
+    for f in findings:
+        waiver = next((w for w in live if _matches(w, f)), None)
+        if waiver is not None:
+            used.add(id(waiver))
+            waived.append((f, waiver))
+        elif f.fingerprint in baseline:
+            held.append(f)
+        else:
+            active.append(f)
+    unused = tuple(w for w in live if id(w) not in used)
+    return dataclasses.replace(
+        result,
+        findings=tuple(active),
+        baseline=tuple(held),
+        waived=tuple(waived),
+        expired_waivers=expired,
+        unused_waivers=unused,
+    )
+
+
+def _matches(waiver: Waiver, f: Finding) -> bool:
+    if not any(fnmatch.fnmatchcase(r, waiver.rule) for r in (f.rule, f.rule_id)):
+        return False
+    if waiver.fingerprint is not None:
+        return waiver.fingerprint == f.fingerprint
+    pattern = waiver.path or ""
+    return any(fnmatch.fnmatchcase(p, pattern) for p in (f.binary, f.object, f.path) if p)

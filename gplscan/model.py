@@ -7,6 +7,7 @@ the tree was checked out.
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
@@ -378,6 +379,22 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiver:
+    """A decision that a finding is accepted, with who, why and until when."""
+
+    rule: str  # a rule's name or id
+    path: str | None  # a glob on the binary, the object or the finding's path
+    fingerprint: str | None
+    justification: str
+    approved_by: str | None
+    expires: datetime.date | None
+    source: str  # "<file>: waiver #n", for messages
+
+    def expired(self, today: datetime.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+
+@dataclass(frozen=True, slots=True)
 class FileLicense:
     """One file of the license inventory and how its license is known.
 
@@ -409,6 +426,10 @@ class ScanResult:
     inventory: tuple[FileLicense, ...] = ()
     inventory_scope: str = "binaries"  # "binaries": what can reach a binary; "all": every file
     facts: tuple[tuple[str, str], ...] = ()  # the scan's own facts: jobs, cache, timings
+    baseline: tuple[Finding, ...] = ()  # findings a baseline already holds (do not fail)
+    waived: tuple[tuple[Finding, Waiver], ...] = ()  # findings a waiver accepts
+    expired_waivers: tuple[Waiver, ...] = ()  # no longer applied: their findings count again
+    unused_waivers: tuple[Waiver, ...] = ()  # matched nothing
 
     @property
     def complete(self) -> bool:

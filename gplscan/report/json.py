@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity
+from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity, Waiver
 
 SCHEMA = "gplscan/1"
 # facts of the run itself, not of the target: left out so that the report is deterministic
@@ -78,6 +78,18 @@ def _finding(f: Finding) -> dict[str, Any]:
     }
 
 
+def _waiver(w: Waiver) -> dict[str, Any]:
+    return {
+        "rule": w.rule,
+        "path": w.path,
+        "fingerprint": w.fingerprint,
+        "justification": w.justification,
+        "approved_by": w.approved_by,
+        "expires": w.expires.isoformat() if w.expires else None,
+        "source": w.source,
+    }
+
+
 def _issue(i: ScanIssue) -> dict[str, Any]:
     return {"path": str(i.path), "stage": i.stage, "message": i.message, "skipped": i.skipped}
 
@@ -101,6 +113,12 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         "findings": [_finding(f) for f in result.findings],
         "complete": result.complete,
         "issues": [_issue(i) for i in result.issues],
+        "baseline": [_finding(f) for f in result.baseline],
+        "waived": [{**_finding(f), "waiver": _waiver(w)} for f, w in result.waived],
+        "waivers": {
+            "expired": [_waiver(w) for w in result.expired_waivers],
+            "unused": [_waiver(w) for w in result.unused_waivers],
+        },
         "inventory": _inventory(result),
         "scan": {k: v for k, v in result.facts if k not in VOLATILE_FACTS},
     }

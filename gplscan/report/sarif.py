@@ -76,6 +76,13 @@ def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
     return result
 
 
+def _suppressed(
+    result: dict[str, Any], kind: str, status: str, justification: str
+) -> dict[str, Any]:
+    result["suppressions"] = [{"kind": kind, "status": status, "justification": justification}]
+    return result
+
+
 def as_dict(result: ScanResult) -> dict[str, Any]:
     rules = sorted(result.rules, key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(rules)}
@@ -100,7 +107,27 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
                 },
                 "automationDetails": {"id": "gplscan/"},
                 "columnKind": "unicodeCodePoints",
-                "results": [_result(f, index) for f in result.findings],
+                "results": [
+                    *(_result(f, index) for f in result.findings),
+                    *(
+                        _suppressed(
+                            _result(f, index),
+                            "external",
+                            "accepted",
+                            f"in the baseline (fingerprint {f.fingerprint})",
+                        )
+                        for f in result.baseline
+                    ),
+                    *(
+                        _suppressed(
+                            _result(f, index),
+                            "external",
+                            "accepted",
+                            f"{w.justification} ({w.source})",
+                        )
+                        for f, w in result.waived
+                    ),
+                ],
                 "invocations": [
                     {
                         "executionSuccessful": result.complete,

@@ -128,6 +128,46 @@ def render(result: ScanResult, *, color: bool = False, width: int | None = None)
         console.print(Text("Findings", style="bold underline"))
         for f in sorted(result.findings, key=lambda f: -SEVERITY_RANK[f.severity]):
             console.print(_finding(f))
+    if result.waived:
+        console.print()
+        console.print(Text("Waived", style="bold underline"))
+        for f, w in result.waived:
+            console.print(
+                Text.assemble(
+                    ("  waived  ", "dim"),
+                    f"{f.rule_id} {f.rule} ",
+                    _safe(f.binary or ""),
+                    " ",
+                    _safe(f.object or ""),
+                    (
+                        f"  ({w.source}: {_safe(w.justification)}"
+                        + (f"; until {w.expires}" if w.expires else "")
+                        + (f"; approved by {w.approved_by}" if w.approved_by else "")
+                        + ")",
+                        "dim",
+                    ),
+                )
+            )
+    if result.baseline:
+        console.print()
+        console.print(
+            Text(
+                f"{len(result.baseline)} finding(s) already in the baseline (not counted)",
+                style="dim",
+            )
+        )
+    for w in result.expired_waivers:
+        console.print(
+            Text(
+                f"expired waiver: {w.source} ({w.rule}) ended {w.expires}; its "
+                "findings count again",
+                style="yellow",
+            )
+        )
+    for w in result.unused_waivers:
+        console.print(
+            Text(f"unused waiver: {w.source} ({w.rule}) matches no finding", style="yellow")
+        )
     notes = list(result.issues)
     if notes:
         console.print()

@@ -1,0 +1,126 @@
+"""The pre-merge check: a baseline, a new violation, waivers (issue 5's walk-through)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import FIXTURES, compile_object, need_tools, run_cli
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, built_examples: dict[str, Any]) -> Path:
+    need_tools("git", "gcc")
+    repo = tmp_path / "drivers"
+    shutil.copytree(built_examples["hyperv-2009-open"]["source"], repo)
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "Hyper-V drivers as released under the GPL")
+    return repo
+
+
+def _audit(repo: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+    proc = run_cli(
+        "audit",
+        str(repo),
+        "--format",
+        "json",
+        "--baseline",
+        str(repo / "gplscan-baseline.json"),
+        *extra,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout) if proc.stdout.strip() else {}
+    return proc.returncode, report, proc.stderr
+
+
+def _waiver(repo: Path, **fields: str) -> None:
+    lines = ["[[waiver]]"] + [
+        f'{k} = "{v}"' if k != "expires" else f"{k} = {v}" for k, v in fields.items()
+    ]
+    (repo / ".gplscan.toml").write_text("\n".join(lines) + "\n")
+
+
+def test_baseline_new_violation_waiver_and_expiry(repo: Path) -> None:
+    proc = run_cli("baseline", "write", str(repo), "-o", str(repo / "gplscan-baseline.json"))
+    assert proc.returncode == 0, proc.stderr
+    code, report, _ = _audit(repo)
+    assert code == 0 and report["findings"] == []
+
+    # a change links a closed object into the GPL network driver
+    kbuild = repo / "Kbuild"
+    kbuild.write_text(kbuild.read_text().replace("netvsc.o\n", "netvsc.o fastpath.o\n"))
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", repo / "fastpath.o_shipped")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "Add a fast path")
+    code, report, _ = _audit(repo)
+    assert code == 1
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    assert {f["rule"] for f in errors} == {"gpl-links-closed-object", "module-license-misdeclared"}
+    assert {(f["binary"], f["object"]) for f in report["findings"]} == {
+        ("hv_netvsc.ko", "fastpath.o")
+    }, "only what the change introduced"
+
+    # waived, with a justification: passes
+    _waiver(
+        repo,
+        rule="*",
+        path="fastpath.o",
+        justification="Vendor blob under review by legal, ticket LEGAL-42",
+        approved_by="legal@example.com",
+    )
+    code, report, _ = _audit(repo)
+    assert code == 0 and report["findings"] == []
+    assert {w["waiver"]["justification"] for w in report["waived"]} == {
+        "Vendor blob under review by legal, ticket LEGAL-42"
+    }
+
+    # a waiver without a justification is refused
+    _waiver(repo, rule="*", path="fastpath.o")
+    code, _, stderr = _audit(repo)
+    assert code == 2 and "needs a justification" in stderr
+
+    # an expired waiver no longer applies
+    yesterday = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
+    _waiver(repo, rule="*", path="fastpath.o", justification="temporary", expires=yesterday)
+    code, report, _ = _audit(repo)
+    assert code == 1
+    assert report["waivers"]["expired"][0]["expires"] == yesterday
+
+
+def test_unknown_config_key_is_an_error(repo: Path) -> None:
+    (repo / ".gplscan.toml").write_text('fail_on = "warning"\n')
+    proc = run_cli("audit", str(repo))
+    assert proc.returncode == 2 and "unknown key(s) fail_on" in proc.stderr
+
+
+def test_config_severity_override_and_fail_on(repo: Path) -> None:
+    (repo / "Kbuild").write_text((repo / "Kbuild").read_text() + "obj-m += extra.o\n")
+    (repo / "extra.c").write_text('// SPDX-License-Identifier: MIT\nMODULE_LICENSE("MIT");\n')
+    assert run_cli("audit", str(repo)).returncode == 0  # proprietary-module is a warning
+    (repo / "pyproject.toml").write_text(
+        '[tool.gplscan]\n[tool.gplscan.severity]\n"proprietary-module" = "error"\n'
+    )
+    assert run_cli("audit", str(repo)).returncode == 1
+    assert run_cli("audit", str(repo), "--fail-on", "never").returncode == 0
