@@ -83,6 +83,7 @@ class Options:
     rules: bool = True  # evaluate rules (an inventory alone does not need them)
     arch: str | None = None  # kernel architecture for <asm/...> includes; None: the host's
     kernel: Path | None = None  # Module.symvers, a kernel build/headers tree or source tree
+    changed: frozenset[PurePosixPath] | None = None  # judge only modules these files touch
     rules_dir: Path | None = None
 
 
@@ -137,7 +138,9 @@ def run(
 
     arch = options.arch or host_arch()
     # an inventory alone needs no link graph: the build files are not read
-    modules, copies = _build_facts(root, records, issues, arch) if options.rules else ((), {})
+    modules, copies = (
+        _build_facts(root, records, issues, arch, options.changed) if options.rules else ((), {})
+    )
     light = {
         rel: SourceFacts(rel, r.spdx, r.spdx_error)
         for rel, r in records.items()
@@ -192,6 +195,10 @@ def run(
     graph = build_graph(facts, _source_reader(root))
     kernel = KernelSymbols.none("not needed: no built module in the target")
     binaries = graph.binaries
+    if options.changed is not None:  # built modules no build file describes: only if changed
+        binaries = tuple(
+            b for b in binaries if b.defined_at is not None or b.path in options.changed
+        )
     edges = graph.edges
     if any(b.kind != "planned" for b in binaries):
         kernel = load_kernel_symbols(options.kernel, root)
@@ -255,7 +262,11 @@ def run(
 
 
 def _build_facts(
-    root: Path, records: Mapping[PurePosixPath, FileRecord], issues: list[ScanIssue], arch: str
+    root: Path,
+    records: Mapping[PurePosixPath, FileRecord],
+    issues: list[ScanIssue],
+    arch: str,
+    changed: frozenset[PurePosixPath] | None = None,
 ) -> tuple[tuple[ModuleSpec, ...], dict[PurePosixPath, CopyRule]]:
     modules: list[ModuleSpec] = []
     copies: dict[PurePosixPath, CopyRule] = {}
@@ -271,6 +282,10 @@ def _build_facts(
     build_dirs = sorted(
         {rel.parent for rel, r in records.items() if r.entry.kind is FileKind.BUILD}
     )
+    if changed is not None:
+        # only the directories a change is in, or above: where its modules are described
+        touched = {d for p in changed for d in (p.parent, *p.parent.parents)}
+        build_dirs = [d for d in build_dirs if d in touched]
     for directory in build_dirs:
         build_file = build_file_for(root / directory)
         if build_file is None:
@@ -279,7 +294,23 @@ def _build_facts(
         modules.extend(mods)
         for rule in rules:
             copies.setdefault(rule.target, rule)
-    return tuple(apply_records(m, root) for m in modules), copies
+    specs = tuple(apply_records(m, root) for m in modules)
+    if changed is not None:
+        specs = tuple(m for m in specs if _touches(m, changed))
+    return specs, copies
+
+
+def _touches(spec: ModuleSpec, changed: frozenset[PurePosixPath]) -> bool:
+    """Whether a change touches a module: its build line, a member, or a member's source."""
+    if spec.declared_at.path in changed:
+        return True
+    for m in spec.members:
+        if m.path in changed or m.evidence.path in changed:
+            return True
+        stem = str(m.path)[:-2] if m.path.name.endswith(".o") else str(m.path)
+        if any(PurePosixPath(stem + ext) in changed for ext in (".c", ".S", ".o_shipped")):
+            return True
+    return False
 
 
 def _tree_facts(

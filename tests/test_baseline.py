@@ -124,3 +124,34 @@ def test_config_severity_override_and_fail_on(repo: Path) -> None:
     )
     assert run_cli("audit", str(repo)).returncode == 1
     assert run_cli("audit", str(repo), "--fail-on", "never").returncode == 0
+
+
+def test_changed_since_judges_what_the_change_touches_like_a_full_scan(repo: Path) -> None:
+    _git(repo, "tag", "base")
+    kbuild = repo / "Kbuild"
+    kbuild.write_text(kbuild.read_text().replace("netvsc.o\n", "netvsc.o fastpath.o\n"))
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", repo / "fastpath.o_shipped")
+    (repo / "storvsc.c").write_text((repo / "storvsc.c").read_text() + "/* touched */\n")
+    full = json.loads(run_cli("audit", str(repo), "--format", "json").stdout)
+    proc = run_cli("audit", str(repo), "--format", "json", "--changed-since", "base")
+    part = json.loads(proc.stdout)
+    assert proc.returncode == 1
+    # the Kbuild file changed: every module it declares is judged (conservatively)
+    assert {b["path"] for b in part["binaries"]} == {"hv_vmbus.ko", "hv_netvsc.ko", "hv_storvsc.ko"}
+    for binary in ("hv_vmbus.ko", "hv_netvsc.ko", "hv_storvsc.ko"):
+
+        def verdict(report: dict[str, Any], b: str = binary) -> list[str]:
+            return sorted(f["fingerprint"] for f in report["findings"] if f["binary"] == b)
+
+        assert verdict(part) == verdict(full)
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "fast path")
+    _git(repo, "tag", "base2")
+    (repo / "storvsc.c").write_text((repo / "storvsc.c").read_text() + "/* again */\n")
+    only = json.loads(
+        run_cli("audit", str(repo), "--format", "json", "--changed-since", "base2").stdout
+    )
+    assert [b["path"] for b in only["binaries"]] == ["hv_storvsc.ko"]
+    assert only["findings"] == []
+    bad = run_cli("audit", str(repo), "--changed-since", "no-such-rev")
+    assert bad.returncode == 2 and "no-such-rev" in bad.stderr
