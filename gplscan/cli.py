@@ -520,6 +520,7 @@ def _audit_and_report(
     try:
         config = load_config(config_path or (find_config(path) if policy else None))
         held = _baseline_fingerprints(baseline) if baseline is not None else frozenset()
+        opts = replace(opts, license_allow=config.allow, license_deny=config.deny)
         with _progress(_show_progress(quiet, fmt, output)) as progress:
             result = _run_prepared(path, shown, opts, progress)
     except GplscanError as exc:

@@ -10,6 +10,10 @@ someone must be able to read and question.
     [severity]                      # per rule, by name or id
     proprietary-module = "error"
 
+    [licenses]                      # SPDX ids in any binary of the target
+    deny = ["CDDL-1.0"]
+    # allow = ["GPL-2.0-only", "GPL-2.0-or-later", "MIT", "BSD-3-Clause"]
+
     [[waiver]]
     rule = "gpl-links-closed-object"  # a rule's name or id; a glob ("*") for every rule
     path = "drivers/foo/*"          # glob on the binary, the object or the finding's path
@@ -46,9 +50,12 @@ class Config:
     fail_on: str | None = None
     severity: tuple[tuple[str, Severity], ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    allow: tuple[str, ...] | None = None  # SPDX ids allowed in binaries (None: any)
+    deny: tuple[str, ...] = ()  # SPDX ids never allowed in binaries
 
 
-_TOP_KEYS = {"fail-on", "severity", "waiver"}
+_TOP_KEYS = {"fail-on", "severity", "waiver", "licenses"}
+_LICENSE_KEYS = {"allow", "deny"}
 _WAIVER_KEYS = {"rule", "path", "fingerprint", "justification", "approved_by", "expires"}
 
 
@@ -105,7 +112,17 @@ def load_config(path: Path | None) -> Config:
                 f"{path}: severity.{rule}: {value!r} is not error, warning or info"
             ) from exc
     waivers = tuple(_waiver(path, i, w) for i, w in enumerate(data.get("waiver") or [], 1))
-    return Config(path, fail_on, tuple(severity), waivers)
+    lists = data.get("licenses") or {}
+    unknown = set(lists) - _LICENSE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"{path}: licenses: unknown key(s) {', '.join(sorted(unknown))} (known: allow, deny)"
+        )
+    for key in _LICENSE_KEYS & set(lists):
+        if not isinstance(lists[key], list) or not all(isinstance(x, str) for x in lists[key]):
+            raise ConfigError(f"{path}: licenses.{key} must be a list of SPDX ids")
+    allow = tuple(lists["allow"]) if "allow" in lists else None
+    return Config(path, fail_on, tuple(severity), waivers, allow, tuple(lists.get("deny", [])))
 
 
 def _waiver(path: Path, n: int, raw: Any) -> Waiver:

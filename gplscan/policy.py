@@ -82,6 +82,25 @@ class LicenseData:
             return expression
         return " AND ".join(f"({a})" if type(a).__name__ == "OR" else str(a) for a in kept)
 
+    def policy_violations(
+        self, expression: str | None, allow: tuple[str, ...] | None, deny: tuple[str, ...]
+    ) -> list[str]:
+        """Why an expression breaks a project's allow/deny lists ([] when it does not).
+
+        Denied: every alternative it offers includes a denied id. Not allowed: no
+        alternative is made only of allowed ids. (Code offered under GPL-2.0-only OR
+        CDDL-1.0 may be taken under the GPL: a CDDL deny list does not stop it.)
+        """
+        tree = _parse(expression)
+        if tree is None:
+            return []
+        out = []
+        if deny and self._all_alternatives(tree, frozenset(deny)):
+            out.append("denied: " + ", ".join(sorted(set(_keys(tree)) & set(deny))))
+        if allow is not None and not _some_alternative_within(tree, frozenset(allow)):
+            out.append("not allowed: " + ", ".join(sorted(set(_keys(tree)) - set(allow))))
+        return out
+
     def gpl_ids(self, expression: str | None) -> frozenset[str]:
         """The GPL license ids an expression names."""
         tree = _parse(expression)
@@ -96,6 +115,15 @@ class LicenseData:
         if kind == "AND":
             return any(self._all_alternatives(a, wanted) for a in node.args)
         return _key(node) in wanted
+
+
+def _some_alternative_within(node: Any, allowed: frozenset[str]) -> bool:
+    kind = type(node).__name__
+    if kind == "OR":
+        return any(_some_alternative_within(a, allowed) for a in node.args)
+    if kind == "AND":
+        return all(_some_alternative_within(a, allowed) for a in node.args)
+    return _key(node) in allowed
 
 
 def _key(node: Any) -> str:

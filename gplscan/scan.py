@@ -84,6 +84,8 @@ class Options:
     arch: str | None = None  # kernel architecture for <asm/...> includes; None: the host's
     kernel: Path | None = None  # Module.symvers, a kernel build/headers tree or source tree
     changed: frozenset[PurePosixPath] | None = None  # judge only modules these files touch
+    license_allow: tuple[str, ...] | None = None  # policy: SPDX ids allowed in binaries
+    license_deny: tuple[str, ...] = ()  # policy: SPDX ids denied in binaries
     rules_dir: Path | None = None
 
 
@@ -212,6 +214,8 @@ def run(
             edges=edges,
             binaries={str(b.path): b for b in binaries},
             wrappers=_wrappers(binaries, facts, _source_reader(root)),
+            allow=options.license_allow,
+            deny=options.license_deny,
         )
         findings = tuple(build_findings(evaluate(rules, binaries, ctx)))
     entries = tuple(r.entry for _, r in sorted(records.items(), key=lambda kv: str(kv[0])))

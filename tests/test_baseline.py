@@ -155,3 +155,16 @@ def test_changed_since_judges_what_the_change_touches_like_a_full_scan(repo: Pat
     assert only["findings"] == []
     bad = run_cli("audit", str(repo), "--changed-since", "no-such-rev")
     assert bad.returncode == 2 and "no-such-rev" in bad.stderr
+
+
+def test_config_license_deny_list(repo: Path) -> None:
+    (repo / "Kbuild").write_text((repo / "Kbuild").read_text() + "obj-m += extra.o\n")
+    (repo / "extra.c").write_text(
+        '// SPDX-License-Identifier: MIT\nMODULE_LICENSE("Dual MIT/GPL");\n'
+    )
+    assert run_cli("audit", str(repo)).returncode == 0
+    (repo / ".gplscan.toml").write_text('[licenses]\ndeny = ["MIT"]\n')
+    proc = run_cli("audit", str(repo), "--format", "json")
+    assert proc.returncode == 1
+    (f,) = json.loads(proc.stdout)["findings"]
+    assert f["rule"] == "denied-license" and f["binary"] == "extra.ko"

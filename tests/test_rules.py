@@ -63,8 +63,10 @@ def _build(rule_id: str, tree: str, tmp_path: Path) -> Path:
 
 
 def _scan(rule_id: str, tree: Path) -> ScanResult:
-    kernel = RULE_FIXTURES / "_kernel" / "Module.symvers" if _spec(rule_id).get("kernel") else None
-    return run(tree, Options(kernel=kernel))
+    spec = _spec(rule_id)
+    kernel = RULE_FIXTURES / "_kernel" / "Module.symvers" if spec.get("kernel") else None
+    deny = tuple(spec.get("deny", ()))
+    return run(tree, Options(kernel=kernel, license_deny=deny))
 
 
 def _fired(result: ScanResult) -> set[str]:

@@ -29,6 +29,8 @@ class Context:
     edges: tuple[Edge, ...] = ()
     binaries: Mapping[str, Binary] = field(default_factory=dict)
     wrappers: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+    allow: tuple[str, ...] | None = None  # the project's license policy (config [licenses])
+    deny: tuple[str, ...] = ()
     _ties: dict[str, list[Edge]] = field(default_factory=dict)
     _consumers: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
@@ -517,6 +519,24 @@ def _first_int(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def license_policy(ctx: Context, binary: Binary, params: Mapping[str, object]) -> Iterable[Match]:
+    """A component under a license the project's policy denies (or does not allow)."""
+    if ctx.allow is None and not ctx.deny:
+        return
+    for c in binary.components:
+        if c.origin is not Origin.SOURCE or not c.license:
+            continue
+        denied = ctx.licenses.policy_violations(c.license, ctx.allow, ctx.deny)
+        if denied:
+            yield Match(
+                _where(c.linked_by),
+                str(c.path),
+                None,
+                (c.linked_by, *c.license_evidence),
+                {"object": str(c.path), "license": c.license, "denied": ", ".join(denied)},
+            )
+
+
 def _declared_evidence(binary: Binary) -> tuple[Evidence, ...]:
     return binary.declared.evidence[:1] if binary.declared is not None else ()
 
@@ -538,4 +558,5 @@ PREDICATES: dict[str, Predicate] = {
     "gpl_symbol_reexport": gpl_symbol_reexport,
     "object_source_mismatch": object_source_mismatch,
     "malformed_license_tag": malformed_license_tag,
+    "license_policy": license_policy,
 }
