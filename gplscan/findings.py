@@ -18,9 +18,17 @@ from gplscan.model import Binary, Finding, Rule, ScanResult, Severity, Waiver
 from gplscan.rules.predicates import Match
 
 
-def fingerprint(rule_id: str, binary: str | None, obj: str | None, symbol: str | None) -> str:
-    """A stable identity for a finding: sha256 over its rule, binary, object and symbol."""
-    key = "\0".join((rule_id, binary or "", obj or "", symbol or ""))
+def fingerprint(
+    rule_id: str,
+    binary: str | None,
+    obj: str | None,
+    symbol: str | None,
+    content: str | None = None,
+) -> str:
+    """A stable identity for a finding: sha256 over its rule, binary, object, symbol and,
+    for a closed object, the object's content digest (a replaced blob is a new finding;
+    moving the tree or editing other lines is not)."""
+    key = "\0".join((rule_id, binary or "", obj or "", symbol or "", content or ""))
     return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
@@ -47,7 +55,9 @@ def make_finding(rule: Rule, binary: Binary, match: Match) -> Finding:
         line=match.location.line,
         message=render_message(rule.message, fields),
         evidence=match.evidence,
-        fingerprint=fingerprint(rule.id, str(binary.path), match.object, match.symbol),
+        fingerprint=fingerprint(
+            rule.id, str(binary.path), match.object, match.symbol, match.content
+        ),
     )
 
 

@@ -279,6 +279,7 @@ class Component:
     expected: frozenset[str] = frozenset()  # what its named source defines, when both are read
     named_source: PurePosixPath | None = None  # the source it names (stem or STT_FILE)
     tag_error: str | None = None  # its source's SPDX tag does not parse: why
+    sha256: str | None = None  # content digest of the object, when it is in the target
     defined: frozenset[str] = frozenset()
     undefined: frozenset[str] = frozenset()
 

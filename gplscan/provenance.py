@@ -260,4 +260,5 @@ def _from_object(
         undefined=obj.undefined,
         expected=expected,
         named_source=named[0] if named else None,
+        sha256=obj.sha256 or None,
     )

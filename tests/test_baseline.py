@@ -168,3 +168,22 @@ def test_config_license_deny_list(repo: Path) -> None:
     assert proc.returncode == 1
     (f,) = json.loads(proc.stdout)["findings"]
     assert f["rule"] == "denied-license" and f["binary"] == "extra.ko"
+
+
+def test_fingerprints_survive_moves_and_edits_but_not_a_new_blob(
+    built_examples: dict[str, Any], tmp_path: Path
+) -> None:
+    def prints(tree: Path) -> set[str]:
+        report = json.loads(run_cli("audit", str(tree), "--format", "json").stdout)
+        return {f["fingerprint"] for f in report["findings"]}
+
+    tree = built_examples["hyperv-2009"]["source"]
+    moved = tmp_path / "elsewhere" / "checkout"
+    shutil.copytree(tree, moved)
+    (moved / "Kbuild").write_text(
+        "# a comment shifts every line\n" + (moved / "Kbuild").read_text()
+    )
+    (moved / "channel.c").write_text("/* edited */\n" + (moved / "channel.c").read_text())
+    assert prints(moved) == prints(tree)
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", moved / "hv_core.o_shipped")
+    assert prints(moved) != prints(tree), "another closed object is another finding"

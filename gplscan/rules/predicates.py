@@ -78,6 +78,7 @@ class Match:
     evidence: tuple[Evidence, ...]
     fields: Mapping[str, str]
     severity: Severity | None = None  # when the rule's severity depends on the case
+    content: str | None = None  # the offending object's content digest, for the fingerprint
 
 
 Predicate = Callable[[Context, Binary, Mapping[str, object]], Iterable[Match]]
@@ -168,6 +169,7 @@ def links_closed_object(
             symbol=None,
             evidence=(*_closed_evidence(c), *tie_evidence, *gpl_evidence),
             fields={"object": str(c.path), "gpl_code": gpl, "ties": ties},
+            content=c.sha256,
         )
 
 
@@ -225,6 +227,7 @@ def declared_compatible_but_holds_closed(
     yield Match(
         location=_declared_location(binary),
         object=str(closed[0].path) if closed else str(bad[0].path),
+        content=closed[0].sha256 if closed else None,
         symbol=None,
         evidence=tuple(evidence),
         fields={"declared": declared.text, "what": " and ".join(what)},
@@ -347,6 +350,7 @@ def closed_component(ctx: Context, binary: Binary, params: Mapping[str, object])
                 None,
                 tuple(_closed_evidence(c)),
                 {"object": str(c.path)},
+                content=c.sha256,
             )
 
 
