@@ -1,6 +1,7 @@
 """Does gplscan's fast license detection agree with scancode, and what does it cost?
 
     .venv/bin/python -m bench.license_agreement [--sample N] [--seed S] [--no-all] [--no-fork]
+        [--threshold T] [--threshold-no-match T0]
 
 On Debian's linux-source-6.1 tree (fetched once by bench.debian_archive), for the files that
 carry no ``SPDX-License-Identifier`` anywhere:
@@ -364,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with_license = sum(1 for rel in sample if refs[rel].expression is not None)
     skipped = [rel for rel in sample if not license_regions((tree / rel).read_bytes())]
     missed = [rel for rel in skipped if refs[rel].expression is not None]
-    print(f"\nsample: {len(sample)} untagged files (seed {args.seed}); ")
+    print(f"\nsample: {len(sample)} untagged files (seed {args.seed})")
     ref_wall = sum(o.wall for o in refs.values())
     fast_wall = sum(o.wall for o in gots.values())
     print(

@@ -466,6 +466,8 @@ REAL_FILES = {
     '\t"This program is free software; you can redistribute it and/or modify\\n"\n'
     '\t"it under the terms of the GNU General Public License version 2 as\\n"\n'
     '\t"published by the Free Software Foundation.\\n";\n',
+    "libfoo.txt": "NAME\n----\nlibfoo - a library\n\nLICENSE\n-------\n"
+    "libfoo is Free Software licensed under the GNU LGPL 2.1\n",
     "script.sh": "#!/bin/sh\n#\n# This program is free software; you can redistribute it and/or\n"
     "# modify it under the terms of the GNU General Public License as\n"
     "# published by the Free Software Foundation; either version 2 of\n"
@@ -492,6 +494,14 @@ def test_variant_text_goes_through_approximate_matching(tmp_path: Path) -> None:
     detector.detect_file(_write(tmp_path, "gpl2.c", GPL2_NOTICE_C))
     assert detector.approximate_calls == 1
     assert detector.matcher_calls == 2
+
+
+def test_pieces_of_one_notice_go_through_approximate_matching(tmp_path: Path) -> None:
+    # exactly: "licensed under the GNU LGPL" (LGPL-2.0-or-later) + "GNU LGPL 2.1" (LGPL-2.1-only)
+    detector = Detector()
+    result = detector.detect_file(_write(tmp_path, "libfoo.txt", REAL_FILES["libfoo.txt"]))
+    assert result.expression == "LGPL-2.1-only"
+    assert detector.approximate_calls == 1
 
 
 def test_identical_regions_are_matched_once(tmp_path: Path) -> None:
@@ -580,3 +590,36 @@ def test_remembered_texts_are_scancodes_texts(text: str) -> None:
     assert result.matches
     for m in result.matches:
         assert m.matched_text == expected[(m.start_line, m.end_line)]
+
+
+def test_comment_with_blank_lines_is_one_region() -> None:
+    # SoftFloat's notice: paragraphs separated by blank lines, only the last names a keyword
+    notice = (
+        "/*\n"
+        "This C source file is part of the SoftFloat package.\n"
+        "\n"
+        "THIS SOFTWARE IS DISTRIBUTED AS IS, FOR FREE.\n"
+        "\n"
+        "Derivative works are acceptable, even for commercial purposes.\n"
+        "*/\n"
+        "\n"
+        "int x;\n"
+    )
+    (region,) = license_regions(notice.encode())
+    assert (region.start_line, region.end_line) == (1, 7)
+    # outside a comment, a blank line ends the paragraph
+    (region,) = license_regions(notice.replace("/*", "").replace("*/", "").encode())
+    assert (region.start_line, region.end_line) == (6, 6)
+
+
+def test_boxed_comment_is_one_region() -> None:
+    boxed = (
+        "int a;\n\n"
+        "/* Copyright 1994 Someone                                */\n"
+        "/* This software may be used and distributed according   */\n"
+        "/* to the terms of the GNU General Public License.         */\n"
+        "/* Hardware notes: none                                   */\n"
+        "int b;\n"
+    )
+    (region,) = license_regions(boxed.encode())
+    assert (region.start_line, region.end_line) == (3, 6)
