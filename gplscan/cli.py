@@ -31,17 +31,20 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(["terminal", "json", "sarif", "gitlab"]),
+            type=click.Choice(["terminal", "json", "sarif", "gitlab", "html"]),
             default="terminal",
             show_default=True,
             help="Report format: a readable tree, JSON (schema gplscan/1), SARIF 2.1.0 for "
-            "code-scanning pages, or GitLab Code Quality.",
+            "code-scanning pages, GitLab Code Quality, or html: one self-contained page "
+            "(no network, works with JavaScript off) with each binary's link graph, the "
+            "findings with their evidence and the license inventory; use it with --output.",
         ),
         click.option(
             "--output",
             "-o",
             type=click.Path(dir_okay=False, path_type=Path),
-            help="Write the report to FILE instead of standard output.",
+            help="Write the report to FILE instead of standard output "
+            "(e.g. --format html -o report.html).",
         ),
         click.option(
             "--fail-on",
@@ -531,9 +534,20 @@ def _audit_and_report(
             result, severity=dict(config.severity), waivers=config.waivers, baseline=held
         )
     fail_on = fail_on or config.fail_on or "error"
-    text = _render(
-        result, fmt, color if color is not None else (output is None and sys.stdout.isatty())
-    )
+    if fmt == "html":
+        from gplscan.report import html
+
+        if output is None and not quiet:
+            click.echo(
+                "gplscan: writing HTML to standard output; "
+                "use --output report.html to write a file to open in a browser",
+                err=True,
+            )
+        text = html.render(result, fail_on=fail_on, allow_partial=allow_partial)
+    else:
+        text = _render(
+            result, fmt, color if color is not None else (output is None and sys.stdout.isatty())
+        )
     if not _write(text, output, quiet, result):
         return EXIT_ERROR
     return exit_code(result, fail_on, allow_partial)

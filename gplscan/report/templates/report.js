@@ -1,0 +1,79 @@
+/* gplscan HTML report: search, filters, expand/collapse. The report is complete without
+   this script; it only hides and opens what is already on the page. No network. */
+(function () {
+  "use strict";
+  var doc = document;
+  var $ = function (id) { return doc.getElementById(id); };
+  var toArray = function (list) { return Array.prototype.slice.call(list); };
+  var findings = toArray(doc.querySelectorAll("details.finding"));
+  var binaries = toArray(doc.querySelectorAll("details.binary"));
+  var q = $("q"), sev = $("f-severity"), rule = $("f-rule"), bin = $("f-binary");
+  var withFindings = $("f-with-findings"), shown = $("shown");
+  var hay = new WeakMap();
+
+  function text(el) {
+    var t = hay.get(el);
+    if (t === undefined) { t = (el.textContent || "").toLowerCase(); hay.set(el, t); }
+    return t;
+  }
+  function words(value) { return value ? value.split(" ") : []; }
+  function apply() {
+    var needle = q.value.trim().toLowerCase();
+    var s = sev.value, r = rule.value, b = bin.value.trim().toLowerCase();
+    var nf = 0, nb = 0;
+    findings.forEach(function (el) {
+      var ok = (!s || el.dataset.severity === s) && (!r || el.dataset.rule === r) &&
+        (!b || el.dataset.binary.toLowerCase().indexOf(b) >= 0) &&
+        (!needle || text(el).indexOf(needle) >= 0);
+      el.hidden = !ok;
+      if (ok) { nf += 1; }
+    });
+    binaries.forEach(function (el) {
+      var sevs = words(el.dataset.severities.trim()), rules = words(el.dataset.rules);
+      var ok = (!s || sevs.indexOf(s) >= 0) && (!r || rules.indexOf(r) >= 0) &&
+        (!withFindings.checked || sevs.length > 0) &&
+        (!b || el.dataset.binary.toLowerCase().indexOf(b) >= 0) &&
+        (!needle || text(el).indexOf(needle) >= 0);
+      el.hidden = !ok;
+      if (ok) { nb += 1; }
+    });
+    shown.textContent = "showing " + nf + " of " + findings.length + " findings, " +
+      nb + " of " + binaries.length + " binaries";
+  }
+  var timer = null;
+  function later() { clearTimeout(timer); timer = setTimeout(apply, 120); }
+  function setOpen(open) {
+    toArray(doc.querySelectorAll("details")).forEach(function (el) {
+      if (!el.hidden) { el.open = open; }
+    });
+  }
+  function reveal() {
+    var target = location.hash ? doc.getElementById(location.hash.slice(1)) : null;
+    for (var el = target; el; el = el.parentElement) {
+      if (el.tagName === "DETAILS") { el.open = true; el.hidden = false; }
+    }
+    if (target) { target.scrollIntoView(); }
+  }
+  function download() {
+    var data = $("gplscan-data").textContent;
+    var url = URL.createObjectURL(new Blob([data], { type: "application/json" }));
+    var a = doc.createElement("a");
+    a.href = url;
+    a.download = "gplscan-report.json";
+    doc.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+  }
+
+  q.addEventListener("input", later);
+  bin.addEventListener("input", later);
+  [sev, rule, withFindings].forEach(function (el) { el.addEventListener("change", apply); });
+  $("expand").addEventListener("click", function () { setOpen(true); });
+  $("collapse").addEventListener("click", function () { setOpen(false); });
+  $("download").addEventListener("click", download);
+  window.addEventListener("hashchange", reveal);
+  $("toolbar").hidden = false;
+  apply();
+  reveal();
+}());
