@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gplscan import __version__
+from gplscan.resources import rules_dir
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -52,6 +53,9 @@ def code_digest() -> str:
     for path in sorted([package / "discover.py", *(package / "facts").glob("*.py")]):
         h.update(path.name.encode())
         h.update(path.read_bytes())
+    notices = rules_dir() / "notices.yml"  # known notices decide detections too
+    if notices.is_file():
+        h.update(notices.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -39,9 +39,12 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gplscan.errors import GplscanError
+
+if TYPE_CHECKING:
+    from gplscan.facts.notices import NoticeTable
 
 # Kernel idioms that scancode reports as license matches but that gplscan reads as facts of
 # their own (facts/source.py): every ``EXPORT_SYMBOL_GPL(x);`` line is a GPL-2.0 match (rule
@@ -420,7 +423,10 @@ class Detector:
         approximate_threshold: int = APPROXIMATE_THRESHOLD,
         approximate_threshold_no_match: int = APPROXIMATE_THRESHOLD_NO_MATCH,
         cache_size: int = 10_000,
+        notices: bool = True,
     ) -> None:
+        self.use_notices = notices
+        self.notice_hits = 0
         self.approximate_threshold = approximate_threshold
         self.approximate_threshold_no_match = approximate_threshold_no_match
         self.cache_size = cache_size
@@ -460,6 +466,11 @@ class Detector:
         """
         if not regions:
             return EMPTY
+        if self.use_notices:
+            known = known_notices(regions)
+            if known is not None:
+                self.notice_hits += 1
+                return known
         self.load_index()
         engine = self._engine
         assert engine is not None
@@ -585,6 +596,44 @@ class _Candidates:
         view = copy.copy(self._index)
         view.approx_matchable_rids = set(keep)
         return view
+
+
+def known_notices(
+    regions: Sequence[Region], table: NoticeTable | None = None
+) -> LicenseDetection | None:
+    """The detection of regions that known notices explain entirely (no index), else None.
+
+    ``table`` defaults to ``rules/notices.yml`` (:mod:`gplscan.facts.notices`).
+    """
+    if table is None:
+        from gplscan.facts.notices import load_table
+
+        table = load_table()
+    if not table.size:
+        return None
+    matches: list[LicenseMatch] = []
+    for region in regions:
+        found = table.explain(region.start_line, region.text)
+        if found is None:
+            return None
+        lines = region.text.split("\n")
+        for m in found:
+            text = "\n".join(
+                lines[m.start_line - region.start_line : m.end_line - region.start_line + 1]
+            )
+            matches.append(
+                LicenseMatch(
+                    expression=m.notice.expression,
+                    start_line=m.start_line,
+                    end_line=m.end_line,
+                    rule=m.notice.rule,
+                    score=100.0,
+                    matched_text=text.strip(),
+                )
+            )
+    return LicenseDetection(
+        expression=combine_and(m.expression for m in matches), matches=tuple(matches)
+    )
 
 
 def _pieced(matches: Sequence[Any]) -> bool:
