@@ -41,8 +41,15 @@
       nb + " of " + binaries.length + " binaries";
   }
   var timer = null;
-  function later() { clearTimeout(timer); timer = setTimeout(apply, 120); }
+  function later() {
+    clearTimeout(timer);
+    timer = setTimeout(function () { timer = null; apply(); }, 120);
+  }
+  function flush() {
+    if (timer !== null) { clearTimeout(timer); timer = null; apply(); }
+  }
   function setOpen(open) {
+    flush();
     toArray(doc.querySelectorAll("details")).forEach(function (el) {
       if (!el.hidden) { el.open = open; }
     });
