@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from gplscan.model import Binary, Component, Evidence, Import, Origin
 
 MAX_PER_COLUMN = 40
-NODE_W = 200
+NODE_W = 185
 NODE_H = 38
 ROW_GAP = 10
-COL_GAP = 140
+COL_GAP = 150
 MARGIN = 12
 TITLE_H = 22
-LABEL_CHARS = 30  # what fits in NODE_W at the report's node font size
+LABEL_CHARS = 24  # what fits in NODE_W at the 12px monospace node font
 
 COLUMN_TITLES = ("sources", "objects", "module", "imports from")
 
@@ -141,7 +141,7 @@ def _object_box(c: Component, flagged: frozenset[str]) -> _Box:
     else:
         kind, note = "object", license
     full = f"{c.path}: {note}" + "".join(f"\n{r}" for r in c.reasons)
-    return _Box(f"o:{c.path}", shorten(str(c.path)), shorten(note, LABEL_CHARS + 4), full, kind)
+    return _Box(f"o:{c.path}", shorten(str(c.path)), shorten(note, LABEL_CHARS + 3), full, kind)
 
 
 def _source_links(c: Component, licenses: Mapping[str, str | None]) -> Iterable[tuple[_Box, _Link]]:
@@ -238,7 +238,7 @@ def _module_box(binary: Binary) -> _Box:
     return _Box(
         "m",
         shorten(str(binary.path)),
-        shorten(note, LABEL_CHARS + 4),
+        shorten(note, LABEL_CHARS + 3),
         f"{binary.path} ({binary.kind}): {note}",
         "module",
     )
