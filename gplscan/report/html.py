@@ -22,7 +22,6 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -397,8 +396,3 @@ def render(result: ScanResult, *, fail_on: str = "error", allow_partial: bool = 
     for key in ("data_json", "css", "js"):
         ctx[key] = Markup(ctx[key])  # trusted: ours, or escaped for the script context
     return environment().get_template(TEMPLATE).render(ctx)
-
-
-def binaries_of(findings: Iterable[FindingView]) -> tuple[str, ...]:
-    """The binaries some finding names, sorted (for the binary filter's suggestions)."""
-    return tuple(sorted({v.finding.binary for v in findings if v.finding.binary}))

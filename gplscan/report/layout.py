@@ -326,24 +326,48 @@ def layout_binary(
     drawn = [i for i, boxes in enumerate(columns) if boxes]
     rows = max(len(columns[i]) for i in drawn)
     pitch = NODE_H + ROW_GAP
+    top = MARGIN + TITLE_H
+    ys: dict[str, float] = {}
+    for index in (1, 2, 3):  # centred on the tallest column
+        offset = (rows - len(columns[index])) * pitch / 2
+        for row, box in enumerate(columns[index]):
+            ys[box.key] = top + offset + row * pitch
+    ys.update(_beside_targets(columns[0], links, ys, top - pitch, pitch))
     nodes: list[GraphNode] = []
     by_key: dict[str, GraphNode] = {}
     titles: list[tuple[str, float]] = []
     for slot, index in enumerate(drawn):
         x = MARGIN + slot * (NODE_W + COL_GAP)
         titles.append((COLUMN_TITLES[index], x))
-        offset = (rows - len(columns[index])) * pitch / 2
-        for row, box in enumerate(columns[index]):
-            y = MARGIN + TITLE_H + offset + row * pitch
-            node = GraphNode(f"n{len(nodes)}", index, x, y, box.label, box.note, box.full, box.kind)
+        for box in columns[index]:
+            node = GraphNode(
+                f"n{len(nodes)}", index, x, ys[box.key], box.label, box.note, box.full, box.kind
+            )
             nodes.append(node)
             by_key[box.key] = node
     edges = tuple(
         _edge(link, by_key) for link in links if link.src in by_key and link.dst in by_key
     )
     width = int(MARGIN * 2 + len(drawn) * NODE_W + (len(drawn) - 1) * COL_GAP)
-    height = int(MARGIN * 2 + TITLE_H + rows * pitch - ROW_GAP)
+    height = int(max(n.y for n in nodes) + NODE_H + MARGIN)
     return Layout(width, height, tuple(nodes), edges, tuple(titles), tuple(hidden))
+
+
+def _beside_targets(
+    boxes: list[_Box], links: list[_Link], ys: Mapping[str, float], above: float, pitch: float
+) -> dict[str, float]:
+    """Rows for the sources column: each source level with the object it becomes (so that
+    the usual one-source-one-object edge is straight), pushed down where two would meet."""
+    target: dict[str, str] = {}
+    for link in links:
+        target.setdefault(link.src, link.dst)
+    placed: dict[str, float] = {}
+    previous = above
+    for box in boxes:
+        wanted = ys.get(target.get(box.key, ""), previous + pitch)
+        previous = max(wanted, previous + pitch)
+        placed[box.key] = previous
+    return placed
 
 
 def _edge(link: _Link, nodes: Mapping[str, GraphNode]) -> GraphEdge:
