@@ -296,28 +296,40 @@ def resolve_imports(
         for symbol, gpl in exported:
             providers.setdefault(symbol, (path, gpl))
 
+    def from_kernel(symbol: str) -> Import:
+        k = kernel.exports.get(symbol)
+        if k is None:
+            return Import(symbol, "unresolved", None, None, None)
+        return Import(symbol, k.module, k.gpl_only, k.namespace, k.evidence)
+
+    def provided(symbol: str) -> Import:
+        local = providers.get(symbol)
+        if local is None:
+            return from_kernel(symbol)
+        kind = "EXPORT_SYMBOL_GPL" if local[1] else "EXPORT_SYMBOL"
+        ev = Evidence("symbol", f"{symbol} is exported by {local[0]} with {kind}", local[0])
+        return Import(symbol, str(local[0]), local[1], None, ev)
+
     out: list[Binary] = []
     edges: list[Edge] = []
+    # one Import per symbol, shared by every module that needs it (4,000 modules import
+    # ≈184,000 symbols, ≈15,000 of them distinct)
+    resolved: dict[str, Import] = {}
     for b in binaries:
         obj = facts.objects.get(b.path)
         imports: list[Import] = []
         if obj is not None:
+            me = str(b.path)
             by_provider: dict[str, list[str]] = {}
             for symbol in sorted(obj.undefined):
-                local = providers.get(symbol)
-                if local is not None and local[0] != b.path:
-                    kind = "EXPORT_SYMBOL_GPL" if local[1] else "EXPORT_SYMBOL"
-                    ev = Evidence(
-                        "symbol", f"{symbol} is exported by {local[0]} with {kind}", local[0]
-                    )
-                    imports.append(Import(symbol, str(local[0]), local[1], None, ev))
-                elif symbol in kernel.exports:
-                    k = kernel.exports[symbol]
-                    imports.append(Import(symbol, k.module, k.gpl_only, k.namespace, k.evidence))
-                else:
-                    imports.append(Import(symbol, "unresolved", None, None, None))
-                    continue
-                by_provider.setdefault(imports[-1].provider, []).append(symbol)
+                imp = resolved.get(symbol)
+                if imp is None:
+                    imp = resolved[symbol] = provided(symbol)
+                if imp.provider == me:  # its own export: only the kernel can provide it
+                    imp = from_kernel(symbol)
+                imports.append(imp)
+                if imp.provider != "unresolved":
+                    by_provider.setdefault(imp.provider, []).append(symbol)
             edges.extend(
                 Edge(
                     "imports-symbol",

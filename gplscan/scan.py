@@ -190,11 +190,12 @@ def run(
                 detected=matches,
                 detected_expression=licenses.as_detected(expression),
             )
-    facts = replace(
-        _tree_facts(root, records, sources, p1.objects, modules, copies, symbols),
-        includes=includes,
-    )
-    graph = build_graph(facts, _source_reader(root))
+    if full or detections or includes:  # else the facts, and so the graph, are the same
+        facts = replace(
+            _tree_facts(root, records, sources, p1.objects, modules, copies, symbols),
+            includes=includes,
+        )
+        graph = build_graph(facts, _source_reader(root))
     kernel = KernelSymbols.none("not needed: no built module in the target")
     binaries = graph.binaries
     if options.changed is not None:  # built modules no build file describes: only if changed

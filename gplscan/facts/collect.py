@@ -152,7 +152,7 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
             tag, tag_error = read_tag(data, rel)
         elif entry.kind is FileKind.OBJECT:
             try:
-                obj = object_facts(Path(abspath), rel, data)
+                obj = object_facts(Path(abspath), rel, data, sha256=digest)
             except ObjectParseError as exc:
                 obj_error = exc.reason
         elif entry.kind is FileKind.COMPRESSED and _COMPRESSED_MODULE.search(rel.name):

@@ -172,13 +172,19 @@ def parse_modinfo(data: bytes) -> tuple[ModinfoEntry, ...]:
 
 
 def object_facts(
-    path: Path, rel: PurePosixPath, data: bytes | None = None, *, reader: Reader | None = None
+    path: Path,
+    rel: PurePosixPath,
+    data: bytes | None = None,
+    *,
+    reader: Reader | None = None,
+    sha256: str | None = None,
 ) -> ObjectFacts:
     """Read one ELF file. Raises :class:`ObjectParseError` with a reason when it cannot.
 
     ``reader`` picks one reader and nothing else (tests and benchmarks); by default the
     direct reader runs, and pyelftools gets a second try if the direct one fails with
-    anything but a reason about the file.
+    anything but a reason about the file. ``sha256`` is the content's digest when the caller
+    already has it.
     """
     if data is None:
         try:
@@ -195,7 +201,8 @@ def object_facts(
     for read in readers:
         try:
             header = read_header(data, where)
-            return facts_from_reading(data, where, rel, header, read(data, where, header))
+            reading = read(data, where, header)
+            return facts_from_reading(data, where, rel, header, reading, sha256)
         except ObjectParseError:
             raise
         except Exception as exc:  # pyelftools raises ELFError, struct errors, ValueError, ...
@@ -489,7 +496,12 @@ def _number(value: object, names: Mapping[str, int]) -> int:
 
 
 def facts_from_reading(
-    data: bytes, where: str, rel: PurePosixPath, header: ElfHeader, reading: ElfReading
+    data: bytes,
+    where: str,
+    rel: PurePosixPath,
+    header: ElfHeader,
+    reading: ElfReading,
+    sha256: str | None = None,
 ) -> ObjectFacts:
     """Turn what a reader found into :class:`ObjectFacts` (shared by every reader)."""
     sections = reading.sections
@@ -569,7 +581,7 @@ def facts_from_reading(
         exports=tuple(sorted(exports)),
         export_namespaces=tuple(sorted(namespaces)),
         comment=comment,
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256 or hashlib.sha256(data).hexdigest(),
         dwarf_units=units,
         dwarf_error=dwarf_error,
     )

@@ -54,29 +54,53 @@ _EXPORT_TYPES = {
 }
 
 
-def parse_symvers(text: str, shown: str) -> dict[str, KernelExport]:
+def parse_symvers(text: str, shown: str) -> Mapping[str, KernelExport]:
     """Parse ``Module.symvers``: ``<crc> <symbol> <module> <export type> [<namespace>]``.
 
     Tab-separated (the namespace column is empty or absent). Lines that do not fit are
     ignored: the file is generated, and a partial one still says what it says.
     """
-    exports: dict[str, KernelExport] = {}
-    path = PurePosixPath(shown)
-    for lineno, line in enumerate(text.splitlines(), 1):
-        cols = line.split("\t")
-        if len(cols) < 4:
-            cols = line.split()
-        if len(cols) < 4 or cols[3] not in _EXPORT_TYPES:
-            continue
-        namespace = cols[4].strip() if len(cols) > 4 and cols[4].strip() else None
-        exports[cols[1]] = KernelExport(
-            cols[1],
-            cols[2],
-            _EXPORT_TYPES[cols[3]],
-            namespace,
-            Evidence("symvers", " ".join(c for c in cols if c), path, lineno),
-        )
-    return exports
+    return SymversExports(text, PurePosixPath(shown))
+
+
+class SymversExports(Mapping[str, KernelExport]):
+    """The exports of one ``Module.symvers``, each made into a :class:`KernelExport` (with
+    its line as evidence) when first asked for: a kernel exports ≈30,000 symbols and the
+    modules of a target need a fraction of them."""
+
+    def __init__(self, text: str, path: PurePosixPath) -> None:
+        self._path = path
+        self._rows: dict[str, tuple[int, list[str]]] = {}
+        self._made: dict[str, KernelExport] = {}
+        for lineno, line in enumerate(text.splitlines(), 1):
+            cols = line.split("\t")
+            if len(cols) < 4:
+                cols = line.split()
+            if len(cols) >= 4 and cols[3] in _EXPORT_TYPES:
+                self._rows[cols[1]] = (lineno, cols)
+
+    def __getitem__(self, symbol: str) -> KernelExport:
+        made = self._made.get(symbol)
+        if made is None:
+            lineno, cols = self._rows[symbol]
+            namespace = cols[4].strip() if len(cols) > 4 and cols[4].strip() else None
+            made = self._made[symbol] = KernelExport(
+                cols[1],
+                cols[2],
+                _EXPORT_TYPES[cols[3]],
+                namespace,
+                Evidence("symvers", " ".join(c for c in cols if c), self._path, lineno),
+            )
+        return made
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._rows
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
 
 _EXPORT_DECL = re.compile(

@@ -21,6 +21,7 @@ def load_rules(directory: Path | None = None) -> tuple[Rule, ...]:
 
     from gplscan.rules.predicates import PREDICATES
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
     directory = directory or rules_dir()
     try:
         schema = json.loads((directory / "schema.json").read_text(encoding="utf-8"))
@@ -32,7 +33,7 @@ def load_rules(directory: Path | None = None) -> tuple[Rule, ...]:
     seen_names: dict[str, Path] = {}
     for path in sorted(directory.glob("GPL*.yaml")):
         try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
         except (OSError, yaml.YAMLError) as exc:
             raise RuleError(f"{path.name}: not readable YAML: {exc}") from exc
         errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))

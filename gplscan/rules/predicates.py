@@ -51,14 +51,14 @@ class Context:
             self._consumers.setdefault("", {})  # mark the index as built
         return self._consumers.get(provider, {})
 
-    def __post_init__(self) -> None:
-        for edge in self.edges:
-            if edge.kind == "imports-symbol":
-                self._ties.setdefault(edge.src, []).append(edge)
-                self._ties.setdefault(edge.dst, []).append(edge)
-
     def ties(self, binary: Binary, component: Component) -> list[Edge]:
         """Symbol edges between ``component`` and the other components of ``binary``."""
+        if not self._ties and self.edges:  # indexed on first use
+            for edge in self.edges:
+                if edge.kind == "imports-symbol":
+                    self._ties.setdefault(edge.src, []).append(edge)
+                    self._ties.setdefault(edge.dst, []).append(edge)
+            self._ties.setdefault("", [])  # mark the index as built
         members = {str(c.path) for c in binary.components}
         key = str(component.path)
         return [
