@@ -8,6 +8,7 @@ system's (``/lib/modules/$(uname -r)/build``) is used, and the report says which
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -174,6 +175,10 @@ def load_kernel_symbols(kernel: Path | None, target_root: Path) -> KernelSymbols
         symbols = _from_symvers(own, "Module.symvers of the target (its build records)")
         if any(e.module == "vmlinux" for e in symbols.exports.values()):
             return symbols
+    recorded = kernel_from_records(target_root)
+    if recorded is not None:
+        symvers, why = recorded
+        return _from_symvers(symvers, f"{symvers} ({why})")
     running = Path("/lib/modules") / os.uname().release / "build" / "Module.symvers"
     if running.is_file():
         return _from_symvers(running, f"{running} (the running system's; none given)")
@@ -181,6 +186,73 @@ def load_kernel_symbols(kernel: Path | None, target_root: Path) -> KernelSymbols
         "no kernel exports: none given with --kernel, none in the target, none for the "
         "running kernel; imports of kernel symbols are left unresolved"
     )
+
+
+# the kernel source tree a compile command of Kbuild used: every one force-includes kconfig.h
+_KCONFIG_INCLUDE = re.compile(rb"-include\s+(/\S+?)/include/linux/kconfig\.h")
+_RECORDS_READ = 50  # .cmd files looked at, at most: one tells, the rest agree
+
+
+def kernel_from_records(root: Path) -> tuple[Path, str] | None:
+    """The Module.symvers of the kernel a built tree was compiled against, from its records.
+
+    A ``.<obj>.o.cmd`` file of Kbuild holds the compile command, which force-includes the
+    kernel source tree's ``include/linux/kconfig.h``. Module.symvers lies in that tree when
+    the kernel was built in place, else in a build directory that names the source tree: a
+    ``/lib/modules/*/build`` whose ``source`` is that tree, or (Debian's headers packages) a
+    sibling directory whose Makefile includes the tree's Makefile. Returns the file and how
+    it was found, or None.
+    """
+    for cmd in _cmd_files(root):
+        try:
+            with cmd.open("rb") as handle:
+                head = handle.read(16384)
+        except OSError:
+            continue
+        m = _KCONFIG_INCLUDE.search(head)
+        if m is None:
+            continue
+        source = Path(os.fsdecode(m.group(1)))
+        for build in _build_dirs(source):
+            symvers = build / "Module.symvers"
+            if symvers.is_file():
+                shown = cmd.relative_to(root) if cmd.is_relative_to(root) else cmd
+                return symvers, (
+                    f"found from the build records: {shown} was compiled against the kernel "
+                    f"tree {source}, built in {build}"
+                )
+    return None
+
+
+def _cmd_files(root: Path) -> Iterator[Path]:
+    seen = 0
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith(".") and name.endswith(".o.cmd"):
+                seen += 1
+                if seen > _RECORDS_READ:
+                    return
+                yield Path(directory, name)
+
+
+def _build_dirs(source: Path) -> Iterator[Path]:
+    yield source
+    modules = Path("/lib/modules")
+    with contextlib.suppress(OSError):
+        for release in sorted(modules.iterdir()):
+            build = release / "build"
+            with contextlib.suppress(OSError):
+                if (release / "source").resolve() == source.resolve():
+                    yield build
+    with contextlib.suppress(OSError):
+        for sibling in sorted(source.parent.iterdir()):
+            if sibling == source:
+                continue
+            with contextlib.suppress(OSError):
+                makefile = (sibling / "Makefile").read_bytes()[:4096]
+                if f"include {source}/Makefile".encode() in makefile:
+                    yield sibling
 
 
 def _from_symvers(path: Path, shown: str) -> KernelSymbols:
