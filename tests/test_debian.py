@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,3 +49,49 @@ def test_broadcom_sta_dkms_blob_enters_through_ldflags(archive: None) -> None:
     assert not [f for f in report["findings"] if f["severity"] == "error"], \
         "its sources are not GPL: no GPL-mixing error"
     assert proc.returncode == 0
+
+
+@pytest.mark.kbuild
+def test_broadcom_sta_built_against_the_headers_same_verdict(
+    archive: None, tmp_path: Path
+) -> None:
+    """The DKMS tree built as dkms builds it (its dkms.conf: ``make KVER=<release>``)."""
+    import shutil
+    import subprocess
+
+    from gplscan.unpack import prepare
+    from tests.test_real_kbuild import kernel_build_dir
+
+    build = kernel_build_dir()
+    deb = _fetch("broadcom-sta-dkms")
+    with prepare(deb) as prepared:
+        assert prepared.source_root is not None
+        tree = tmp_path / "broadcom-sta"
+        shutil.copytree(prepared.root / prepared.source_root, tree, symlinks=True)
+    assert 'MAKE[0]="make KVER=$kernelver"' in (tree / "dkms.conf").read_text()
+    release = build.parent.name
+    done = subprocess.run(["make", f"KVER={release}"], cwd=tree, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (tree / "wl.ko").is_file()
+
+    def audit(target: Path) -> tuple[int, dict[str, Any]]:
+        proc = run_cli("audit", str(target), "--format", "json", "--arch", "x86")
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.returncode, json.loads(proc.stdout)
+
+    code_deb, from_deb = audit(deb)
+    code_built, built = audit(tree)
+    assert code_deb == code_built == 0
+    (wl,) = built["binaries"]
+    assert wl["kind"] != "planned" and wl["declared_license"] == "MIXED/Proprietary"
+    assert [c["path"] for c in wl["components"] if c["origin"] == "closed"] == [
+        "lib/wlc_hybrid.o_amd64"
+    ]
+    assert "found from the build records" in built["scan"]["kernel exports"]
+
+    def verdict(report: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {(f["rule"], f["severity"], f["fingerprint"]) for f in report["findings"]}
+
+    assert verdict(built) == verdict(from_deb)
+    assert not [f for f in built["findings"] if f["severity"] == "error"]
