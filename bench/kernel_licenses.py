@@ -106,10 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             ("scan facts (cold run)", "; ".join(f"{k}: {v}" for k, v in report["scan"].items())),
         ]
 
+        drop_page_cache()
         m = run_measured([*GPLSCAN, "audit", str(tree / "drivers" / "hv"), "--format", "json",
                           "-q", "--cache-dir", str(work / "hv-cache")])
         hv = json.loads(m.stdout)
-        rows.append(("audit drivers/hv, empty cache",
+        rows.append(("audit drivers/hv, cold (page cache dropped, empty cache)",
                      f"{m.seconds:.2f} s, exit {m.returncode}, "
                      f"{hv['summary']['findings']}, scancode index: "
                      f"{hv['scan'].get('scancode index', '?')}"))
