@@ -615,16 +615,9 @@ def _render(result: ScanResult, fmt: str, color: bool) -> str:
 
 def exit_code(result: ScanResult, fail_on: str, allow_partial: bool) -> int:
     """2 for an incomplete scan (unless allowed), 1 for findings at the threshold, else 0."""
-    from gplscan.model import SEVERITY_RANK, Severity
+    from gplscan.findings import exit_code as code
 
-    if not result.complete and not allow_partial:
-        return EXIT_ERROR
-    if fail_on == "never":
-        return EXIT_CLEAN
-    threshold = SEVERITY_RANK[Severity(fail_on)]
-    if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
-        return EXIT_FINDINGS
-    return EXIT_CLEAN
+    return code(result, fail_on, allow_partial)
 
 
 @contextmanager

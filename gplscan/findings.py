@@ -14,8 +14,26 @@ import hashlib
 import string
 from collections.abc import Iterable, Mapping
 
-from gplscan.model import Binary, Finding, Rule, ScanResult, Severity, Waiver
+from gplscan.model import SEVERITY_RANK, Binary, Finding, Rule, ScanResult, Severity, Waiver
 from gplscan.rules.predicates import Match
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def exit_code(result: ScanResult, fail_on: str, allow_partial: bool) -> int:
+    """2 for an incomplete scan (unless allowed), 1 for findings at the threshold, else 0.
+
+    The one statement of the rule: the command's exit code and the reports' verdicts
+    (HTML) both come from here.
+    """
+    if not result.complete and not allow_partial:
+        return EXIT_ERROR
+    if fail_on == "never":
+        return EXIT_CLEAN
+    threshold = SEVERITY_RANK[Severity(fail_on)]
+    if any(SEVERITY_RANK[f.severity] >= threshold for f in result.findings):
+        return EXIT_FINDINGS
+    return EXIT_CLEAN
 
 
 def fingerprint(

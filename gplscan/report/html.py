@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from gplscan.findings import EXIT_ERROR, EXIT_FINDINGS, exit_code
 from gplscan.model import (
     SEVERITY_RANK,
     Binary,
@@ -101,29 +102,29 @@ class Verdict:
 
 
 def verdict(result: ScanResult, fail_on: str, allow_partial: bool) -> Verdict:
-    """The exit verdict, by the rules of ``gplscan audit`` (see cli.exit_code)."""
-    skipped = sum(1 for i in result.issues if i.skipped)
-    if skipped and not allow_partial:
+    """The exit verdict, by the rule of ``gplscan audit`` (:func:`gplscan.findings.exit_code`)."""
+    code = exit_code(result, fail_on, allow_partial)
+    if code == EXIT_ERROR:
+        skipped = sum(1 for i in result.issues if i.skipped)
         return Verdict(
             "incomplete",
-            2,
+            code,
             "Incomplete scan",
             f"{skipped} file(s) or part(s) could not be read (listed under Scan facts); "
             "the findings below cover the rest.",
         )
-    if fail_on != "never":
+    if code == EXIT_FINDINGS:
         threshold = SEVERITY_RANK[Severity(fail_on)]
         failing = [f for f in result.findings if SEVERITY_RANK[f.severity] >= threshold]
-        if failing:
-            return Verdict(
-                "fail",
-                1,
-                "Fails",
-                f"{len(failing)} new finding(s) at or above {fail_on} (--fail-on {fail_on}).",
-            )
+        return Verdict(
+            "fail",
+            code,
+            "Fails",
+            f"{len(failing)} new finding(s) at or above {fail_on} (--fail-on {fail_on}).",
+        )
     return Verdict(
         "pass",
-        0,
+        code,
         "Passes",
         f"No new finding at or above {fail_on} (--fail-on {fail_on})."
         if fail_on != "never"
