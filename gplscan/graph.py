@@ -317,35 +317,30 @@ def resolve_imports(
     resolved: dict[str, Import] = {}
     for b in binaries:
         obj = facts.objects.get(b.path)
+        if obj is None:
+            out.append(replace(b, exports=exports[b.path]))
+            continue
+        me = str(b.path)
         imports: list[Import] = []
-        if obj is not None:
-            me = str(b.path)
-            by_provider: dict[str, list[str]] = {}
-            for symbol in sorted(obj.undefined):
-                imp = resolved.get(symbol)
-                if imp is None:
-                    imp = resolved[symbol] = provided(symbol)
-                if imp.provider == me:  # its own export: only the kernel can provide it
-                    imp = from_kernel(symbol)
-                imports.append(imp)
-                if imp.provider != "unresolved":
-                    by_provider.setdefault(imp.provider, []).append(symbol)
-            edges.extend(
-                Edge(
-                    "imports-symbol",
-                    str(b.path),
-                    provider,
-                    (
-                        Evidence(
-                            "symbol",
-                            f"{len(syms)} symbol(s): "
-                            + ", ".join(syms[:20])
-                            + (" ..." if len(syms) > 20 else ""),
-                            b.path,
-                        ),
-                    ),
-                )
-                for provider, syms in sorted(by_provider.items())
-            )
+        by_provider: dict[str, list[str]] = {}
+        for symbol in sorted(obj.undefined):
+            imp = resolved.get(symbol)
+            if imp is None:
+                imp = resolved[symbol] = provided(symbol)
+            provider = imp.provider
+            if provider == me:  # its own export: only the kernel can provide it
+                imp = from_kernel(symbol)
+                provider = imp.provider
+            imports.append(imp)
+            if provider != "unresolved":
+                group = by_provider.get(provider)
+                if group is None:
+                    by_provider[provider] = [symbol]
+                else:
+                    group.append(symbol)
+        for provider, syms in sorted(by_provider.items()):
+            shown = ", ".join(syms[:20]) + (" ..." if len(syms) > 20 else "")
+            evidence = Evidence("symbol", f"{len(syms)} symbol(s): {shown}", b.path)
+            edges.append(Edge("imports-symbol", me, provider, (evidence,)))
         out.append(replace(b, imports=tuple(imports), exports=exports[b.path]))
     return tuple(out), edges

@@ -11,7 +11,7 @@ import datetime
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class FileKind(StrEnum):
@@ -172,21 +172,17 @@ class SourceFacts:
 # --- object facts -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ModinfoEntry:
+class ModinfoEntry(NamedTuple):
     """One ``key=value`` record of a ``.modinfo`` section, value byte-exact.
 
     Fragments without ``=`` that follow a record (the ``"GPL\\0..."`` trick leaves them)
-    are appended to its value after a NUL, so nothing the section holds is lost.
+    are appended to its value after a NUL, so nothing the section holds is lost. A named
+    tuple rather than a dataclass: 4,000 modules hold ≈73,000 of them, and reading them
+    back from the cache was a third of a cached audit's time.
     """
 
     key: str
     value: bytes
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # pickled by value: a frozen slots dataclass's default state protocol looks up its
-        # fields on every load, which dominated reading 4,000 modules' facts from the cache
-        return (ModinfoEntry, (self.key, self.value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,3 +108,26 @@ def test_rule_fires_on_violates_only(rule_id: str, tmp_path: Path) -> None:
         assert rule.name not in _fired(good), [f.message for f in good.findings]
         if spec.get(tree, {}).get("must_be_silent"):
             assert not good.findings, [f.message for f in good.findings]
+
+
+def test_own_rules_match_the_schema() -> None:
+    """gplscan's own rules skip the schema check at run time: this is where it is made."""
+    assert {r.id for r in load_rules(validate=True)} == set(RULES)
+
+
+def test_other_rule_directories_are_checked_against_the_schema(tmp_path: Path) -> None:
+    from gplscan.errors import RuleError
+    from gplscan.resources import rules_dir
+
+    copy = tmp_path / "rules"
+    shutil.copytree(rules_dir(), copy)
+    assert {r.id for r in load_rules(copy)} == set(RULES)
+    rule = copy / "GPL013-closed-object.yaml"
+    rule.write_text(rule.read_text().replace("severity: info", "severity: dreadful"))
+    with pytest.raises(RuleError, match=r"GPL013-closed-object.yaml: severity: 'dreadful'"):
+        load_rules(copy)
+    # without the schema check, the checks beyond it still run
+    rule.write_text(rule.read_text().replace("severity: dreadful", "severity: info")
+                    .replace("predicate: ", "predicate: no_such_", 1))
+    with pytest.raises(RuleError, match="unknown predicate 'no_such_"):
+        load_rules(copy, validate=False)

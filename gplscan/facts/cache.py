@@ -46,11 +46,12 @@ def code_digest() -> str:
     """A digest of the code that produces facts, so a changed reader never reuses old facts.
 
     The version alone is not enough during development (and for patched installs): the
-    digest covers discovery and every fact reader.
+    digest covers discovery, the model the facts are made of, and every fact reader.
     """
     package = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for path in sorted([package / "discover.py", *(package / "facts").glob("*.py")]):
+    readers = [package / "discover.py", package / "model.py", *(package / "facts").glob("*.py")]
+    for path in sorted(readers):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     notices = rules_dir() / "notices.yml"  # known notices decide detections too
