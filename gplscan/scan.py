@@ -204,7 +204,7 @@ def run(
         )
     edges = graph.edges
     if any(b.kind != "planned" for b in binaries):
-        kernel = load_kernel_symbols(options.kernel, root)
+        kernel = load_kernel_symbols(options.kernel, root, records)
         binaries, import_edges = resolve_imports(binaries, facts, kernel)
         edges = (*edges, *import_edges)
 

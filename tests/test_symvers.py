@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from gplscan.facts.symvers import kernel_from_records, load_kernel_symbols, parse_symvers
 
@@ -27,6 +27,9 @@ def test_parse_symvers_reads_every_record_with_its_line() -> None:
     assert exports.get("missing") is None
 
 
+RECORDS = [PurePosixPath(".main.o.cmd")]
+
+
 def _kernel_tree(base: Path, name: str) -> Path:
     tree = base / name
     (tree / "include" / "linux").mkdir(parents=True)
@@ -47,11 +50,11 @@ def test_kernel_built_in_place_is_found_from_the_records(tmp_path: Path) -> None
     (source / "Module.symvers").write_text(SYMVERS)
     target = tmp_path / "driver"
     _record(target, source)
-    found = kernel_from_records(target)
+    found = kernel_from_records(target, RECORDS)
     assert found is not None
     assert found[0] == source / "Module.symvers"
     assert ".main.o.cmd" in found[1] and str(source) in found[1]
-    symbols = load_kernel_symbols(None, target)
+    symbols = load_kernel_symbols(None, target, RECORDS)
     assert "_printk" in symbols.exports
     assert "found from the build records" in symbols.source
 
@@ -70,11 +73,11 @@ def test_debian_headers_layout_is_found_from_the_records(tmp_path: Path) -> None
     (other / "Module.symvers").write_text("")
     target = tmp_path / "driver"
     _record(target, common)
-    found = kernel_from_records(target)
+    found = kernel_from_records(target, [PurePosixPath("main.c"), *RECORDS])
     assert found is not None and found[0] == build / "Module.symvers"
 
 
 def test_no_records_no_kernel(tmp_path: Path) -> None:
     (tmp_path / "main.c").write_text("int x;\n")
     (tmp_path / ".main.o.cmd").write_text("cmd_main.o := gcc -c -o main.o main.c\n")
-    assert kernel_from_records(tmp_path) is None
+    assert kernel_from_records(tmp_path, [PurePosixPath("main.c"), *RECORDS]) is None

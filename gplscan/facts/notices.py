@@ -11,7 +11,7 @@ an entry whose text is missing or changed is left out, and scancode decides thos
 
 A region is explained by the table only when it is *entirely* explained: one stretch of its
 words equals a rule text, and no word outside that stretch is legal
-vocabulary (:data:`LEGAL_WORDS`: license words, and the words that change a notice's
+vocabulary (:data:`LEGAL_STEMS`: license words, and the words that change a notice's
 meaning such as "version", "later", "only"). Anything else (a variant, a second license, an
 "or any later version" after a known sentence) goes to scancode, which is what keeps the
 answers equal to scancode's: ``bench/notice_table.py`` checks that on every untagged file of

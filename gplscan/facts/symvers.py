@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -149,7 +149,9 @@ def _sources(tree: Path) -> Iterator[Path]:
                 yield Path(directory, name)
 
 
-def load_kernel_symbols(kernel: Path | None, target_root: Path) -> KernelSymbols:
+def load_kernel_symbols(
+    kernel: Path | None, target_root: Path, files: Iterable[PurePosixPath] = ()
+) -> KernelSymbols:
     """The kernel's exports from ``kernel`` (a Module.symvers, a build/headers tree or a
     source tree), else from the target's build records, else from the running system."""
     if kernel is not None:
@@ -175,7 +177,7 @@ def load_kernel_symbols(kernel: Path | None, target_root: Path) -> KernelSymbols
         symbols = _from_symvers(own, "Module.symvers of the target (its build records)")
         if any(e.module == "vmlinux" for e in symbols.exports.values()):
             return symbols
-    recorded = kernel_from_records(target_root)
+    recorded = kernel_from_records(target_root, files)
     if recorded is not None:
         symvers, why = recorded
         return _from_symvers(symvers, f"{symvers} ({why})")
@@ -190,22 +192,24 @@ def load_kernel_symbols(kernel: Path | None, target_root: Path) -> KernelSymbols
 
 # the kernel source tree a compile command of Kbuild used: every one force-includes kconfig.h
 _KCONFIG_INCLUDE = re.compile(rb"-include\s+(/\S+?)/include/linux/kconfig\.h")
-_RECORDS_READ = 50  # .cmd files looked at, at most: one tells, the rest agree
+_RECORDS_READ = 50  # .cmd files looked at, at most: one tells, the others agree
 
 
-def kernel_from_records(root: Path) -> tuple[Path, str] | None:
+def kernel_from_records(root: Path, files: Iterable[PurePosixPath]) -> tuple[Path, str] | None:
     """The Module.symvers of the kernel a built tree was compiled against, from its records.
 
-    A ``.<obj>.o.cmd`` file of Kbuild holds the compile command, which force-includes the
-    kernel source tree's ``include/linux/kconfig.h``. Module.symvers lies in that tree when
-    the kernel was built in place, else in a build directory that names the source tree: a
+    ``files`` are the target's files (relative to ``root``); its ``.<obj>.o.cmd`` records of
+    Kbuild hold compile commands, which force-include the kernel source tree's
+    ``include/linux/kconfig.h``. Module.symvers lies in that tree when the kernel was built
+    in place, else in a build directory that names the source tree: a
     ``/lib/modules/*/build`` whose ``source`` is that tree, or (Debian's headers packages) a
     sibling directory whose Makefile includes the tree's Makefile. Returns the file and how
     it was found, or None.
     """
-    for cmd in _cmd_files(root):
+    records = sorted(p for p in files if p.name.startswith(".") and p.name.endswith(".o.cmd"))
+    for rel in records[:_RECORDS_READ]:
         try:
-            with cmd.open("rb") as handle:
+            with (root / rel).open("rb") as handle:
                 head = handle.read(16384)
         except OSError:
             continue
@@ -216,24 +220,11 @@ def kernel_from_records(root: Path) -> tuple[Path, str] | None:
         for build in _build_dirs(source):
             symvers = build / "Module.symvers"
             if symvers.is_file():
-                shown = cmd.relative_to(root) if cmd.is_relative_to(root) else cmd
                 return symvers, (
-                    f"found from the build records: {shown} was compiled against the kernel "
+                    f"found from the build records: {rel} was compiled against the kernel "
                     f"tree {source}, built in {build}"
                 )
     return None
-
-
-def _cmd_files(root: Path) -> Iterator[Path]:
-    seen = 0
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
-            if name.startswith(".") and name.endswith(".o.cmd"):
-                seen += 1
-                if seen > _RECORDS_READ:
-                    return
-                yield Path(directory, name)
 
 
 def _build_dirs(source: Path) -> Iterator[Path]:
