@@ -21,18 +21,17 @@ from gplscan.errors import TargetError
 from gplscan.facts import SymbolIndex, TreeFacts
 from gplscan.facts.cache import FactCache, default_cache_dir
 from gplscan.facts.collect import (
-    Detection,
     FileRecord,
-    ScancodeDetector,
-    default_jobs,
     detect_licenses,
     read_all,
     read_defines,
     read_sources,
 )
+from gplscan.facts.detection import Detection, ScancodeDetector
 from gplscan.facts.includes import host_arch, include_closure, kernel_include_dirs
 from gplscan.facts.kbuild import apply_records, build_file_for, read_kbuild
 from gplscan.facts.kconfig import KconfigTypes
+from gplscan.facts.pool import default_jobs
 from gplscan.facts.source import function_bodies, identifiers
 from gplscan.facts.symvers import KernelSymbols, load_kernel_symbols
 from gplscan.findings import build_findings
@@ -180,7 +179,9 @@ def run(
         and records[p].spdx_error is None
     ]
     if wanted:
-        detections = detect_licenses(wanted, records, cache, root, detect, progress, issues)
+        detections = detect_licenses(
+            wanted, records, cache, root, detect, progress, issues, jobs
+        )
     sources = dict(light)
     sources.update(full)
     for path, (expression, matches) in detections.items():

@@ -12,39 +12,34 @@ A file that cannot be read becomes a :class:`ScanIssue`; the other files go on.
 
 from __future__ import annotations
 
-import concurrent.futures
 import hashlib
-import multiprocessing
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
 from gplscan.discover import Candidate, sniff
 from gplscan.errors import ObjectParseError
 from gplscan.facts.cache import FactCache, Stat
+from gplscan.facts.detection import (
+    Detection,
+    LicenseDetectionUnavailableError,
+    ScancodeDetector,
+)
 from gplscan.facts.elf import object_facts
+from gplscan.facts.pool import Progress, R, map_chunks
 from gplscan.facts.source import decode, defined_functions, read_tag, rebind, source_facts
 from gplscan.model import (
     FileEntry,
     FileKind,
-    LicenseFinding,
     Location,
     ObjectFacts,
     ScanIssue,
     SourceFacts,
     SpdxTag,
 )
-
-Progress = Callable[[str, int, int], None]
-T = TypeVar("T")
-R = TypeVar("R")
-
-CHUNK = 128  # files per task: large enough to amortize pickling, small enough to balance
-SERIAL_BELOW = 96  # fewer files than this are read in-process (a pool costs ~50 ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,46 +74,6 @@ class FileRecord:
         return cls(
             FileEntry(rel, FileKind(kind), size, note), digest, tag, spdx_error, object_error
         )
-
-
-def default_jobs() -> int:
-    """All cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _map(
-    func: Callable[[list[T]], list[R]],
-    items: Sequence[T],
-    jobs: int,
-    progress: Progress,
-    stage: str,
-) -> list[R]:
-    """``func`` over chunks of ``items``, in a process pool when it pays; order kept."""
-    total = len(items)
-    progress(stage, 0, total)
-    if total == 0:
-        return []
-    chunks = [list(items[i : i + CHUNK]) for i in range(0, total, CHUNK)]
-    results: list[list[R]] = [[] for _ in chunks]
-    done = 0
-    if jobs <= 1 or total < SERIAL_BELOW:
-        for i, chunk in enumerate(chunks):
-            results[i] = func(chunk)
-            done += len(chunk)
-            progress(stage, done, total)
-    else:
-        context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = {pool.submit(func, chunk): i for i, chunk in enumerate(chunks)}
-            for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                results[i] = future.result()
-                done += len(chunks[i])
-                progress(stage, done, total)
-    return [r for chunk_results in results for r in chunk_results]
 
 
 # --- pass 1: every file -------------------------------------------------------------------
@@ -219,7 +174,7 @@ def read_all(
     objects: dict[PurePosixPath, ObjectFacts] = {}
     fresh: dict[str, tuple[Stat, list[object]]] = {}
     fresh_objects: dict[str, ObjectFacts] = {}
-    for rel, record, obj, issue in _map(_read_files, todo, jobs, progress, "reading"):
+    for rel, record, obj, issue in map_chunks(_read_files, todo, jobs, progress, "reading"):
         if issue is not None:
             issues.append(issue)
             continue
@@ -311,7 +266,7 @@ def _per_content(
         else:
             todo.append((p, str(root / p)))
     fresh: dict[str, R] = {}
-    for rel, result in _map(worker, todo, jobs, progress, kind):
+    for rel, result in map_chunks(worker, todo, jobs, progress, kind):
         if isinstance(result, str):
             issues.append(ScanIssue(rel, "source", result))
             continue
@@ -354,9 +309,6 @@ def read_defines(
 
 # --- pass 3: license detection for untagged files in scope --------------------------------
 
-Detection = tuple[str | None, tuple[LicenseFinding, ...]]
-
-
 def detect_licenses(
     paths: Iterable[PurePosixPath],
     records: dict[PurePosixPath, FileRecord],
@@ -365,67 +317,49 @@ def detect_licenses(
     detector: Callable[[Path], Detection],
     progress: Progress,
     issues: list[ScanIssue],
+    jobs: int = 1,
 ) -> dict[PurePosixPath, Detection]:
-    """Pass 3: full license detection, once per content, cached."""
+    """Pass 3: full license detection, once per content, cached.
+
+    scancode's detector works over all the files at once (on all cores, its index loaded
+    once); any other detector (tests give their own) is called file by file.
+    """
     paths = sorted(set(paths))
     found = cache.facts("license", {records[p].sha256 for p in paths})
     out: dict[PurePosixPath, Detection] = {}
-    todo = []
+    todo: dict[str, PurePosixPath] = {}  # one file per content not in the cache
     for p in paths:
         hit = found.get(records[p].sha256)
         if hit is not None:
             out[p] = hit
         else:
-            todo.append(p)
+            todo.setdefault(records[p].sha256, p)
     by_digest: dict[str, Detection] = {}
-    progress("licenses", 0, len(todo))
-    for done, p in enumerate(todo, 1):
-        digest = records[p].sha256
-        if digest not in by_digest:
+    failed: dict[PurePosixPath, str] = {}
+    unavailable: tuple[PurePosixPath, str] | None = None
+    if isinstance(detector, ScancodeDetector):
+        files = [(p, str(root / p)) for p in todo.values()]
+        detected, failed, why = detector.detect_many(files, jobs, progress)
+        by_digest = {records[p].sha256: d for p, d in detected.items()}
+        if why is not None:
+            first = next(p for p in todo.values() if p not in detected and p not in failed)
+            unavailable = (first, why)
+    else:
+        progress("licenses", 0, len(todo))
+        for done, (digest, p) in enumerate(todo.items(), 1):
             try:
                 by_digest[digest] = detector(root / p)
             except OSError as exc:
-                issues.append(ScanIssue(p, "license", f"not readable: {exc.strerror or exc}"))
-                continue
+                failed[p] = f"not readable: {exc.strerror or exc}"
             except LicenseDetectionUnavailableError as exc:
-                issues.append(ScanIssue(p, "license", str(exc)))
+                unavailable = (p, str(exc))
                 break
-        out[p] = by_digest[digest]
-        progress("licenses", done, len(todo))
+            progress("licenses", done, len(todo))
+    if unavailable is not None:
+        issues.append(ScanIssue(unavailable[0], "license", unavailable[1]))
+    issues.extend(ScanIssue(p, "license", why) for p, why in sorted(failed.items()))
+    for p in paths:
+        if p not in out and records[p].sha256 in by_digest:
+            out[p] = by_digest[records[p].sha256]
     cache.put_facts("license", by_digest)
     return out
-
-
-class LicenseDetectionUnavailableError(Exception):
-    """Full license detection cannot run here (scancode missing or broken)."""
-
-
-class ScancodeDetector:
-    """Full license detection with scancode-toolkit, one detector per scan.
-
-    scancode is imported, and its license index loaded, only when a file has license-like
-    text to match; identical license regions are matched once (the detector's cache).
-    """
-
-    def __init__(self) -> None:
-        self._detector: Any = None
-
-    @property
-    def index_loaded(self) -> bool:
-        return self._detector is not None and bool(self._detector.index_loaded)
-
-    def __call__(self, path: Path) -> Detection:
-        from gplscan.facts.licenses import Detector, LicenseDetectionUnavailable
-
-        if self._detector is None:
-            self._detector = Detector()
-        try:
-            detection = self._detector.detect_file(path)
-        except LicenseDetectionUnavailable as exc:
-            raise LicenseDetectionUnavailableError(
-                f"license detection unavailable, license left unknown: {exc}"
-            ) from exc
-        return detection.expression, tuple(
-            LicenseFinding(m.expression, m.start_line, m.end_line, m.rule)
-            for m in detection.matches
-        )
