@@ -657,15 +657,10 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
         yield update
 
 
-# The cycle collector's thresholds for the command (not for library callers): a scan builds
-# hundreds of thousands of long-lived objects (symbols, imports, facts) and creates little
-# cyclic garbage, so Python's defaults (a collection every 700 allocations, a full one every
-# 10x10 of those) spent ≈30% of a cached audit of 4,000 modules traversing them.
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
 def main() -> None:
     import gc
 
-    gc.set_threshold(*GC_THRESHOLDS)
+    from gplscan.tuning import GC_THRESHOLDS
+
+    gc.set_threshold(*GC_THRESHOLDS)  # for the whole command: the scan and its report
     cli()

@@ -55,6 +55,7 @@ from gplscan.policy import load_license_data
 from gplscan.rules import load_rules
 from gplscan.rules.engine import evaluate
 from gplscan.rules.predicates import Context
+from gplscan.tuning import few_collections
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Detector = Callable[[Path], Detection]
@@ -98,7 +99,18 @@ def run(
     notes: tuple[ScanIssue, ...] = (),
 ) -> ScanResult:
     """Scan ``target`` (a directory or one file) and evaluate every rule on it."""
-    options = options or Options()
+    with few_collections():
+        return _run(target, options or Options(), progress, detector, display_target, notes)
+
+
+def _run(
+    target: Path,
+    options: Options,
+    progress: Progress,
+    detector: Detector | None,
+    display_target: str | None,
+    notes: tuple[ScanIssue, ...],
+) -> ScanResult:
     if not target.exists():
         raise TargetError(f"{target}: no such file or directory")
     started = time.monotonic()
