@@ -7,8 +7,9 @@ when a file needs it:
    regions (:func:`~gplscan.facts.licenses.license_regions`); files without any, and files
    whose regions known notices explain (:func:`~gplscan.facts.licenses.known_notices`),
    are answered there.
-2. For the rest, this process loads the index and then forks ``jobs`` workers that share it
-   (copy-on-write) and match half of the regions each, handed to them with the fork: no
+2. For the rest, this process loads the index and then forks ``jobs`` workers (fewer when
+   memory is short) that share it
+   (copy-on-write) and match a share of the regions each, handed to them with the fork: no
    file is read twice and nothing large is pickled. Few files are matched here instead.
 """
 
