@@ -8,9 +8,9 @@ when a file needs it:
    whose regions known notices explain (:func:`~gplscan.facts.licenses.known_notices`),
    are answered there.
 2. For the rest, this process loads the index and then forks ``jobs`` workers (fewer when
-   memory is short) that share it
-   (copy-on-write) and match a share of the regions each, handed to them with the fork: no
-   file is read twice and nothing large is pickled. Few files are matched here instead.
+   memory is short) that share it (copy-on-write) and match a share of the regions each,
+   handed to them with the fork: no file is read twice and nothing large is pickled. A few
+   files are matched in this process instead.
 """
 
 from __future__ import annotations
