@@ -8,6 +8,7 @@ the tree was checked out.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from pathlib import PurePosixPath
@@ -208,6 +209,44 @@ class ObjectFacts:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ObjectFacts, tuple(getattr(self, f) for f in _OBJECT_FIELDS))
+
+    def to_row(self) -> tuple[Any, ...]:
+        """Every fact but the path, as plain values (what the cache stores, with marshal)."""
+        return (
+            self.elf_type,
+            self.machine,
+            self.defined,
+            self.undefined,
+            self.file_symbols,
+            tuple((e.key, e.value) for e in self.modinfo),
+            self.exports,
+            self.comment,
+            self.sha256,
+            self.export_namespaces,
+            self.dwarf_units,
+            self.dwarf_error,
+        )
+
+    @classmethod
+    def from_row(cls, path: PurePosixPath, row: Sequence[Any]) -> ObjectFacts:
+        """The facts :meth:`to_row` gave, for the file at ``path``."""
+        (elf_type, machine, defined, undefined, file_symbols, modinfo, exports, comment,
+         sha256, namespaces, dwarf_units, dwarf_error) = row
+        return cls(
+            path,
+            elf_type,
+            machine,
+            defined,
+            undefined,
+            file_symbols,
+            tuple(map(ModinfoEntry._make, modinfo)),
+            exports,
+            comment,
+            sha256,
+            namespaces,
+            dwarf_units,
+            dwarf_error,
+        )
 
     def modinfo_values(self, key: str) -> tuple[bytes, ...]:
         return tuple(e.value for e in self.modinfo if e.key == key)

@@ -158,3 +158,23 @@ def test_version_and_help_do_not_load_heavy_libraries() -> None:
         )
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert "HEAVY []" in proc.stdout, (args, proc.stdout, proc.stderr)
+
+
+def test_import_edges_name_each_providers_own_symbols(built_examples: dict[str, Any]) -> None:
+    """Every module's imports, grouped by provider: each edge counts and names only the
+    symbols that provider gives (here hv_vmbus.ko's exports; the rest are unresolved)."""
+    from gplscan.scan import Options, run
+
+    result = run(built_examples["hyperv-2009"]["built"], Options(cache_dir=None, jobs=1))
+    by_binary = {str(b.path): b for b in result.binaries}
+    netvsc = by_binary["hv_netvsc.ko"]
+    from_vmbus = sorted(i.symbol for i in netvsc.imports if i.provider == "hv_vmbus.ko")
+    unresolved = sorted(i.symbol for i in netvsc.imports if i.provider == "unresolved")
+    assert from_vmbus and unresolved
+    (edge,) = [
+        e for e in result.edges
+        if e.kind == "imports-symbol" and e.src == "hv_netvsc.ko" and e.dst == "hv_vmbus.ko"
+    ]
+    (evidence,) = edge.evidence
+    assert evidence.text == f"{len(from_vmbus)} symbol(s): {', '.join(from_vmbus)}"
+    assert not [e for e in result.edges if e.kind == "imports-symbol" and e.dst == "unresolved"]

@@ -18,12 +18,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import marshal
 import os
 import pickle
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,7 @@ def code_digest() -> str:
     for path in sorted(readers):
         h.update(path.name.encode())
         h.update(path.read_bytes())
+    h.update(repr(sys.version_info[:2]).encode())  # marshal's format is Python's own
     notices = rules_dir() / "notices.yml"  # known notices decide detections too
     if notices.is_file():
         h.update(notices.read_bytes())
@@ -137,8 +141,13 @@ class FactCache:
         ]
         self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def facts(self, kind: str, digests: Iterable[str]) -> dict[str, Any]:
-        """Cached facts of one kind for the given content digests."""
+    def facts(self, kind: str, digests: Iterable[str], *, plain: bool = False) -> dict[str, Any]:
+        """Cached facts of one kind for the given content digests.
+
+        ``plain``: the facts were stored as plain values (tuples, strings, numbers, sets)
+        with ``put_facts(..., plain=True)``, which marshal reads ≈3x faster than pickle.
+        """
+        loads = marshal.loads if plain else _loads
         if self._db is None:
             return {}
         wanted = sorted(set(digests))
@@ -152,16 +161,24 @@ class FactCache:
                     (kind, *chunk),
                 )
                 for digest, blob in rows:
-                    out[digest] = _loads(blob)
-        except (sqlite3.Error, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+                    out[digest] = loads(blob)
+        except (
+            sqlite3.Error,
+            pickle.UnpicklingError,
+            EOFError,
+            AttributeError,
+            ValueError,
+            TypeError,
+        ) as exc:
             self._fail(exc)
             return {}
         return out
 
-    def put_facts(self, kind: str, items: Mapping[str, Any]) -> None:
+    def put_facts(self, kind: str, items: Mapping[str, Any], *, plain: bool = False) -> None:
         if self._db is None or not items:
             return
-        rows = [(d, kind, pickle.dumps(v, 5)) for d, v in items.items()]
+        dumps = marshal.dumps if plain else partial(pickle.dumps, protocol=5)
+        rows = [(d, kind, dumps(v)) for d, v in items.items()]
         self._write("INSERT OR REPLACE INTO facts VALUES (?, ?, ?)", rows)
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:

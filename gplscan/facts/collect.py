@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -173,7 +173,7 @@ def read_all(
     issues: list[ScanIssue] = []
     objects: dict[PurePosixPath, ObjectFacts] = {}
     fresh: dict[str, tuple[Stat, list[object]]] = {}
-    fresh_objects: dict[str, ObjectFacts] = {}
+    fresh_objects: dict[str, tuple[Any, ...]] = {}
     for rel, record, obj, issue in map_chunks(_read_files, todo, jobs, progress, "reading"):
         if issue is not None:
             issues.append(issue)
@@ -183,7 +183,7 @@ def read_all(
         fresh[stats[rel][0]] = (stats[rel][1], record.to_row())
         if obj is not None:
             objects[rel] = obj
-            fresh_objects[record.sha256] = replace(obj, path=PurePosixPath(""))
+            fresh_objects[record.sha256] = obj.to_row()
 
     # objects of unchanged files come from the content-keyed store
     wanted = {
@@ -192,10 +192,10 @@ def read_all(
         if r.entry.kind is FileKind.OBJECT and rel not in objects and r.object_error is None
     }
     if wanted:
-        found = cache.facts("object", wanted)
+        found = cache.facts("object", wanted, plain=True)
         for digest, rel in wanted.items():
             if digest in found:
-                objects[rel] = replace(found[digest], path=rel)
+                objects[rel] = ObjectFacts.from_row(rel, found[digest])
         missing = [
             (rel, str(root / rel), records[rel].entry.size)
             for digest, rel in wanted.items()
@@ -204,13 +204,11 @@ def read_all(
         for rel, record, obj, issue in _read_files(missing):
             if obj is not None:
                 objects[rel] = obj
-                fresh_objects[record.sha256 if record else ""] = replace(
-                    obj, path=PurePosixPath("")
-                )
+                fresh_objects[record.sha256 if record else ""] = obj.to_row()
             elif issue is not None:
                 issues.append(issue)
     cache.put_records(fresh)
-    cache.put_facts("object", fresh_objects)
+    cache.put_facts("object", fresh_objects, plain=True)
     return Pass1(records, objects, issues, len(todo))
 
 

@@ -33,10 +33,30 @@ class Context:
     deny: tuple[str, ...] = ()
     _ties: dict[str, list[Edge]] = field(default_factory=dict)
     _consumers: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    _accepts: dict[bytes | None, bool] = field(default_factory=dict)
+    _proprietary: list[frozenset[str]] = field(default_factory=list)
 
     def accepted(self, binary: Binary) -> bool:
         """Whether the kernel takes the binary's declared license as GPL-compatible."""
-        return binary.declared is not None and self.licenses.kernel_accepts(binary.declared.value)
+        value = binary.declared.value if binary.declared is not None else None
+        known = self._accepts.get(value)
+        if known is None:
+            known = self._accepts[value] = value is not None and self.licenses.kernel_accepts(
+                value
+            )
+        return known
+
+    def proprietary_binaries(self) -> frozenset[str]:
+        """Built binaries of the target the kernel takes as proprietary (found once)."""
+        if not self._proprietary:
+            self._proprietary.append(
+                frozenset(
+                    path
+                    for path, b in self.binaries.items()
+                    if b.kind != "planned" and not self.accepted(b)
+                )
+            )
+        return self._proprietary[0]
 
     def consumers(self, provider: str) -> Mapping[str, list[str]]:
         """Binaries the kernel takes as proprietary that import from ``provider``, with the
@@ -382,12 +402,12 @@ def gpl_module_imports_proprietary(
     ctx: Context, binary: Binary, params: Mapping[str, object]
 ) -> Iterable[Match]:
     """A GPL-compatible module uses symbols of a proprietary module of the target."""
-    if not ctx.accepted(binary):
+    proprietary = ctx.proprietary_binaries()
+    if not proprietary or not ctx.accepted(binary):
         return
     by_provider: dict[str, list[str]] = {}
     for imp in binary.imports:
-        provider = ctx.binaries.get(imp.provider)
-        if provider is not None and provider.kind != "planned" and not ctx.accepted(provider):
+        if imp.provider in proprietary:
             by_provider.setdefault(imp.provider, []).append(imp.symbol)
     for provider_path, symbols in sorted(by_provider.items()):
         provider = ctx.binaries[provider_path]
