@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.kernel_modules import module_tree
+from bench.measure import print_rows
 from gplscan.report import html as html_report
 from gplscan.report import json as json_report
 from gplscan.scan import Options, run
@@ -129,9 +130,7 @@ def main() -> int:
             rows.append(("browser", f"skipped: {CHROMIUM} is not installed"))
         else:
             browse(report, rows)
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
+    print_rows(rows)
     return 0
 
 

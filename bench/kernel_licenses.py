@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.debian_archive import linux_source_tree
-from bench.measure import drop_page_cache, run_measured
+from bench.measure import drop_page_cache, print_rows, run_measured
 
 GPLSCAN = [sys.executable, "-m", "gplscan"]
 
@@ -122,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{hv2['scan'].get('scancode index', '?')}"))
 
     print()
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
+    print_rows(rows)
     sys.stdout.flush()
 
     if not args.skip_agreement:

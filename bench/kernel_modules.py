@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from bench.debian_archive import depends, unpacked
-from bench.measure import drop_page_cache, run_measured
+from bench.measure import drop_page_cache, print_rows, run_measured
 
 GPLSCAN = [sys.executable, "-m", "gplscan"]
 # kmod's modinfo where installed; else readelf's dump of the same section
@@ -108,9 +108,7 @@ def main() -> int:
         ("imports", f"{sum(imports.values())} resolved ({imports['EXPORT_SYMBOL_GPL']} to "
                     f"EXPORT_SYMBOL_GPL), {unresolved} unresolved"),
     ]
-    width = max(len(k) for k, _ in rows)
-    for k, v in rows:
-        print(f"{k:<{width}}  {v}")
+    print_rows(rows)
     return 0
 
 

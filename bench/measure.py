@@ -75,3 +75,10 @@ def drop_page_cache() -> bool:
         return True
     except OSError:
         return False
+
+
+def print_rows(rows: list[tuple[str, str]]) -> None:
+    """A benchmark's figures, one ``name  value`` line each, names aligned."""
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")

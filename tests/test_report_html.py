@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from bench.html_report import ARGS as CHROMIUM_ARGS  # the flags chromium needs here
+from bench.html_report import CHROMIUM
 from gplscan.model import (
     Binary,
     Component,
@@ -37,15 +39,6 @@ from gplscan.report.layout import MAX_PER_COLUMN, layout_binary
 from gplscan.rules import load_rules
 from tests.helpers import compile_object, run_cli
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EVIL = "</script><script>window.__pwned=1</script>"
 SURROGATE = "bad\udcff\udc80name"  # bytes ff 80 of a path, kept by surrogateescape
 DATA_BLOCK = re.compile(r'<script type="application/json" id="gplscan-data">(.*?)</script>', re.S)
