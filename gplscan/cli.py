@@ -110,7 +110,8 @@ def _scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="The kernel the modules are for: its Module.symvers, a headers or build "
             "tree holding one, or a kernel source tree (default: the target's own "
-            "Module.symvers, else the running system's; the report says which).",
+            "Module.symvers, else the kernel its Kbuild records (.*.o.cmd) were compiled "
+            "against, else the running system's; the report says which).",
         ),
         click.option(
             "--arch",
