@@ -120,7 +120,7 @@ class ScancodeDetector:
         from gplscan.facts.licenses import Detector, LicenseDetectionUnavailable
 
         if self._detector is None:
-            self._detector = Detector()
+            self._detector = Detector(notices=False)  # known notices were tried already
         try:
             self._detector.load_index()
         except LicenseDetectionUnavailable as exc:
