@@ -829,3 +829,30 @@ def test_hostile_dwarf_costs_little_and_keeps_the_other_facts(tmp_path: Path, na
     assert time.perf_counter() - start < 3.0
     assert facts.dwarf_error is not None and reason in facts.dwarf_error
     assert facts.defined == {"entry"}
+
+
+@pytest.mark.parametrize("bits", [64, 32])
+def test_symbol_columns_in_the_other_byte_order(tmp_path: Path, bits: int) -> None:
+    """The symbol table is read by columns: strided views in the machine's byte order, and
+    unpacked entries in the other one. The same table written in both orders gives the
+    same columns (this machine has no big-endian compiler; the table is swapped here)."""
+    src = tmp_path / "sample.c"
+    src.write_text(SOURCE)
+    obj = compile_object(src, tmp_path / "sample.o", *(("-m32",) if bits == 32 else ()))
+    data = obj.read_bytes()
+    header = elf.read_header(data, "sample.o")
+    sections = elf.read_section_table(data, "sample.o", header)
+    (symtab,) = (s for s in sections if s.type == elf.SHT_SYMTAB)
+    table = elf.section_contents(data, "sample.o", symtab)
+    fields = "IBBHQQ" if bits == 64 else "IIIBBH"
+    count = len(table) // struct.calcsize("<" + fields)
+    swapped = b"".join(
+        struct.pack(">" + fields, *row) for row in struct.iter_unpack("<" + fields, table)
+    )
+    other = header._replace(endian=">" if header.endian == "<" else "<")
+    mine, theirs = (table, swapped) if header.endian == elf._NATIVE else (swapped, table)
+    native = elf._symbol_columns(mine, count, header if mine is table else other)
+    unpacked = elf._symbol_columns(theirs, count, other if mine is table else header)
+    as_lists = [list(column) for column in native], [list(column) for column in unpacked]
+    assert as_lists[0] == as_lists[1]
+    assert len(as_lists[0][0]) == count > 10

@@ -43,8 +43,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import re
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -333,7 +335,12 @@ def _name(table: bytes, offset: int, where: str, what: str) -> str:
 def _symbols_direct(
     data: bytes, where: str, header: ElfHeader, sections: list[SectionHeader], index: int
 ) -> list[Symbol]:
-    """The symbols of one SHT_SYMTAB section that gplscan uses (see :class:`ElfReading`)."""
+    """The symbols of one SHT_SYMTAB section that gplscan uses (see :class:`ElfReading`).
+
+    Read by columns, with C loops (memoryview strides, ``itertools.compress``, ``map``)
+    rather than a Python loop over every entry: most of a module's symbols are local ones
+    gplscan does not keep, and the Python loop was most of the reading time.
+    """
     section = sections[index]
     table = section_contents(data, where, section)
     entsize = 24 if header.elfclass == 64 else 16
@@ -345,42 +352,108 @@ def _symbols_direct(
     if count > MAX_SYMBOLS:
         raise ObjectParseError(where, f"absurd symbol count {count}")
     strtab = _linked_strings(data, where, sections, section)
-    usable = table[: count * entsize]
-    entries: Iterable[tuple[int, int, int, int, int, int]]
-    if header.elfclass == 64:  # (st_name, st_info, st_other, st_shndx, st_value, st_size)
-        entries = struct.iter_unpack(header.endian + "IBBHQQ", usable)
-    else:  # 32-bit entries order the fields differently; rare enough to reorder here
-        entries = (
-            (n, i, o, x, v, z)
-            for n, v, z, i, o, x in struct.iter_unpack(header.endian + "IIIBBH", usable)
-        )
-    extended: bytes | None = None
-    out: list[Symbol] = []
-    starts, find, size = strtab.startswith, strtab.find, len(strtab)
-    for number, (name_offset, info, _, raw_shndx, value, _) in enumerate(entries):
-        bind, stype = info >> 4, info & 0xF
-        if (
-            bind not in GLOBAL_BINDINGS
-            and stype != STT_FILE
-            and not starts(_LABEL_PREFIXES_B, name_offset)
-        ):
-            continue
-        shndx = raw_shndx
-        if raw_shndx == SHN_XINDEX:
-            if extended is None:
-                extended = _extended_indexes(data, where, sections, index)
-            if (number + 1) * 4 > len(extended):
-                raise ObjectParseError(where, f"symbol {number} has no extended section index")
-            (shndx,) = struct.unpack_from(header.endian + "I", extended, number * 4)
-        elif raw_shndx >= SHN_LORESERVE:
-            shndx = -1
-        if name_offset < size:  # _name, inlined: this loop is the hot path
-            end = find(b"\0", name_offset)
-            name = strtab[name_offset : end if end >= 0 else size].decode("utf-8", "replace")
+    names, infos, shndxs, values = _symbol_columns(table[: count * entsize], count, header)
+    # kept: global, weak and unique bindings, STT_FILE entries, and names that start with
+    # one of LABEL_PREFIXES (their st_name is where such a prefix starts in the strings)
+    wanted = bytearray(infos.translate(_WANTED_INFO))
+    labels = _prefix_starts(strtab)
+    if labels:
+        for number in itertools.compress(itertools.count(), map(labels.__contains__, names)):
+            wanted[number] = 1
+    kept_names = list(itertools.compress(names, wanted))
+    kept_infos = bytes(itertools.compress(infos, wanted))
+    kept_shndxs = list(itertools.compress(shndxs, wanted))
+    kept_values = itertools.compress(values, wanted)
+    if kept_names and max(kept_names) < len(strtab):
+        if strtab.isascii():  # decoded once; each name is then one find and one slice
+            strings = strtab.decode("ascii") + "\0"
+            find = strings.find
+            text = [strings[o : find("\0", o)] for o in kept_names]
         else:
-            name = _name(strtab, name_offset, where, f"symbol {number}")
-        out.append((name, stype, bind, shndx, value))
-    return out
+            bfind = strtab.find
+            text = [
+                strtab[o : (e if (e := bfind(b"\0", o)) >= 0 else None)].decode(
+                    "utf-8", "replace"
+                )
+                for o in kept_names
+            ]
+    else:  # a name outside the string table: _name says which
+        numbers = list(itertools.compress(range(count), wanted))
+        text = [
+            _name(strtab, o, where, f"symbol {n}") for o, n in zip(kept_names, numbers, strict=True)
+        ]
+    if kept_shndxs and max(kept_shndxs) >= SHN_LORESERVE:
+        numbers = list(itertools.compress(range(count), wanted))
+        extended: bytes | None = None
+        for i, raw in enumerate(kept_shndxs):
+            if raw == SHN_XINDEX:
+                if extended is None:
+                    extended = _extended_indexes(data, where, sections, index)
+                number = numbers[i]
+                if (number + 1) * 4 > len(extended):
+                    raise ObjectParseError(
+                        where, f"symbol {number} has no extended section index"
+                    )
+                (kept_shndxs[i],) = struct.unpack_from(header.endian + "I", extended, number * 4)
+            elif raw >= SHN_LORESERVE:
+                kept_shndxs[i] = -1
+    return list(
+        zip(
+            text,
+            kept_infos.translate(_TYPE_OF),
+            kept_infos.translate(_BIND_OF),
+            kept_shndxs,
+            kept_values,
+            strict=True,
+        )
+    )
+
+
+# st_info values of the symbols always kept: global, weak and unique bindings, STT_FILE
+_WANTED_INFO = bytes(
+    1 if (info >> 4) in GLOBAL_BINDINGS or (info & 0xF) == STT_FILE else 0 for info in range(256)
+)
+_TYPE_OF = bytes(info & 0xF for info in range(256))
+_BIND_OF = bytes(info >> 4 for info in range(256))
+_NATIVE = "<" if sys.byteorder == "little" else ">"
+
+
+def _symbol_columns(
+    usable: bytes, count: int, header: ElfHeader
+) -> tuple[Iterable[int], bytes, Iterable[int], Iterable[int]]:
+    """st_name, st_info, st_shndx and st_value of every entry, each as one column.
+
+    In the machine's own byte order the columns are strided views of the table; otherwise
+    they are unpacked entry by entry.
+    """
+    if header.elfclass == 64:  # st_name I, st_info B, st_other B, st_shndx H, st_value Q, size Q
+        infos = usable[4::24]
+        if header.endian == _NATIVE:
+            view = memoryview(usable)
+            return view.cast("I")[::6], infos, view.cast("H")[3::12], view.cast("Q")[1::3]
+        rows = struct.iter_unpack(header.endian + "I2xHQ8x", usable)
+    else:  # st_name I, st_value I, st_size I, st_info B, st_other B, st_shndx H
+        infos = usable[12::16]
+        if header.endian == _NATIVE:
+            view = memoryview(usable)
+            return view.cast("I")[::4], infos, view.cast("H")[7::8], view.cast("I")[1::4]
+        rows = (
+            (n, x, v) for n, v, x in struct.iter_unpack(header.endian + "II4x2xH", usable)
+        )
+    names, shndxs, values = zip(*rows, strict=True) if count else ((), (), ())
+    return names, infos, shndxs, values
+
+
+def _prefix_starts(strtab: bytes) -> set[int]:
+    """The offsets where one of ``LABEL_PREFIXES`` starts in a string table, overlapping
+    occurrences included."""
+    starts: set[int] = set()
+    for prefix in _LABEL_PREFIXES_B:
+        at = strtab.find(prefix)
+        while at >= 0:
+            starts.add(at)
+            at = strtab.find(prefix, at + 1)
+    return starts
 
 
 def _linked_strings(
