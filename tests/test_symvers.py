@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from gplscan.facts.symvers import kernel_from_records, load_kernel_symbols, parse_symvers
+from gplscan.facts.symvers import (
+    SymversExports,
+    kernel_from_records,
+    load_kernel_symbols,
+    parse_symvers,
+)
 
 SYMVERS = (
     "0x1\t_printk\tvmlinux\tEXPORT_SYMBOL\t\n"
@@ -25,6 +30,20 @@ def test_parse_symvers_reads_every_record_with_its_line() -> None:
     assert usb.evidence.text == "0x3 usb_register drivers/usb/core/usbcore EXPORT_SYMBOL_GPL USB_NS"
     assert exports["_printk"].gpl_only is False and exports["_printk"].namespace is None
     assert exports.get("missing") is None
+
+
+def test_well_formed_symvers_reads_the_same_as_line_by_line() -> None:
+    """A file whose every line has five columns is indexed by its columns; any other
+    line sends the whole file through the line-by-line reader. Both give the same."""
+    fast = parse_symvers(SYMVERS.split("not a record")[0] * 2, "/k/Module.symvers")
+    slow = parse_symvers(SYMVERS.split("not a record")[0] * 2 + "\n", "/k/Module.symvers")
+    assert isinstance(fast, SymversExports) and isinstance(slow, SymversExports)
+    assert fast._columns and not slow._columns  # which reader each took
+    assert list(fast) == list(slow) == ["_printk", "kmalloc_trace", "usb_register"]
+    for symbol in slow:
+        assert fast[symbol] == slow[symbol]
+    assert fast["usb_register"].evidence.line == 6  # the later of two records wins
+    assert fast.get("spaced_sym") is None and "x" not in fast and len(fast) == 3
 
 
 RECORDS = [PurePosixPath(".main.o.cmd")]

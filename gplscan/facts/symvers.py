@@ -73,6 +73,18 @@ class SymversExports(Mapping[str, KernelExport]):
         self._path = path
         self._rows: dict[str, tuple[int, list[str]]] = {}
         self._made: dict[str, KernelExport] = {}
+        self._columns: list[str] = []
+        # a well-formed file (every line five columns, a known export type in each) is
+        # indexed by slicing its columns, not line by line: 30,000 rows in a few ms
+        lines = text.count("\n") + (not text.endswith("\n"))
+        columns = text.replace("\n", "\t").split("\t")
+        if columns[-1] == "":
+            columns.pop()
+        if text and len(columns) == 5 * lines and set(columns[3::5]) <= _EXPORT_TYPES.keys():
+            self._columns = columns
+            self._index = dict(zip(columns[1::5], range(lines), strict=True))
+            return
+        self._index = {}
         for lineno, line in enumerate(text.splitlines(), 1):
             cols = line.split("\t")
             if len(cols) < 4:
@@ -80,10 +92,16 @@ class SymversExports(Mapping[str, KernelExport]):
             if len(cols) >= 4 and cols[3] in _EXPORT_TYPES:
                 self._rows[cols[1]] = (lineno, cols)
 
+    def _row(self, symbol: str) -> tuple[int, list[str]]:
+        number = self._index.get(symbol)
+        if number is None:
+            return self._rows[symbol]
+        return number + 1, self._columns[5 * number : 5 * number + 5]
+
     def __getitem__(self, symbol: str) -> KernelExport:
         made = self._made.get(symbol)
         if made is None:
-            lineno, cols = self._rows[symbol]
+            lineno, cols = self._row(symbol)
             namespace = cols[4].strip() if len(cols) > 4 and cols[4].strip() else None
             made = self._made[symbol] = KernelExport(
                 cols[1],
@@ -95,13 +113,13 @@ class SymversExports(Mapping[str, KernelExport]):
         return made
 
     def __contains__(self, symbol: object) -> bool:
-        return symbol in self._rows
+        return symbol in self._index or symbol in self._rows
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
+        return iter(self._index or self._rows)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._index or self._rows)
 
 
 _EXPORT_DECL = re.compile(
