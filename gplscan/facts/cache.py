@@ -178,7 +178,14 @@ class FactCache:
         if self._db is None or not items:
             return
         dumps = marshal.dumps if plain else partial(pickle.dumps, protocol=5)
-        rows = [(d, kind, dumps(v)) for d, v in items.items()]
+        self.put_encoded(kind, {d: dumps(v) for d, v in items.items()})
+
+    def put_encoded(self, kind: str, items: Mapping[str, bytes]) -> None:
+        """Facts already encoded as ``put_facts`` would (marshalled plain values when read
+        back with ``plain=True``): workers encode them, the parent only stores them."""
+        if self._db is None or not items:
+            return
+        rows = [(d, kind, v) for d, v in items.items()]
         self._write("INSERT OR REPLACE INTO facts VALUES (?, ?, ?)", rows)
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:

@@ -13,6 +13,7 @@ A file that cannot be read becomes a :class:`ScanIssue`; the other files go on.
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -79,7 +80,10 @@ class FileRecord:
 
 # --- pass 1: every file -------------------------------------------------------------------
 
-_Read1 = tuple[PurePosixPath, "FileRecord | None", "ObjectFacts | None", "ScanIssue | None"]
+# What pass 1 gives for one file, in the cache's own plain forms (cheap to send back from
+# a worker, and what the parent stores as they are): the record's row and the object
+# facts' row marshalled (see FileRecord.to_row, ObjectFacts.to_row); or why it failed.
+_Read1 = tuple["list[object] | None", "bytes | None", "ScanIssue | None"]
 
 
 def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
@@ -91,7 +95,7 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
                 data = fh.read()
         except OSError as exc:
             out.append(
-                (rel, None, None, ScanIssue(rel, "read", f"not readable: {exc.strerror or exc}"))
+                (None, None, ScanIssue(rel, "read", f"not readable: {exc.strerror or exc}"))
             )
             continue
         entry = sniff(rel, data, size)
@@ -114,7 +118,8 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
                 obj_error = exc.reason
         elif entry.kind is FileKind.COMPRESSED and _COMPRESSED_MODULE.search(rel.name):
             obj, obj_error = _compressed_module(abspath, rel, data)
-        out.append((rel, FileRecord(entry, digest, tag, tag_error, obj_error), obj, None))
+        record = FileRecord(entry, digest, tag, tag_error, obj_error)
+        out.append((record.to_row(), marshal.dumps(obj.to_row()) if obj else None, None))
     return out
 
 
@@ -197,17 +202,23 @@ def read_all(
     issues: list[ScanIssue] = []
     objects: dict[PurePosixPath, ObjectFacts] = {}
     fresh: dict[str, tuple[Stat, list[object]]] = {}
-    fresh_objects: dict[str, tuple[Any, ...]] = {}
-    for rel, record, obj, issue in map_chunks(_read_files, todo, jobs, progress, "reading"):
+    fresh_objects: dict[str, bytes] = {}
+
+    def take(rel: PurePosixPath, row: list[object], blob: bytes | None) -> FileRecord:
+        record = records[rel] = FileRecord.from_row(rel, row)
+        if blob is not None:
+            objects[rel] = ObjectFacts.from_row(rel, marshal.loads(blob))
+            fresh_objects[record.sha256] = blob
+        return record
+
+    results = map_chunks(_read_files, todo, jobs, progress, "reading")
+    for (rel, key, _), (row, blob, issue) in zip(todo, results, strict=True):
         if issue is not None:
             issues.append(issue)
             continue
-        assert record is not None
-        records[rel] = record
-        fresh[stats[rel][0]] = (stats[rel][1], record.to_row())
-        if obj is not None:
-            objects[rel] = obj
-            fresh_objects[record.sha256] = obj.to_row()
+        assert row is not None
+        take(rel, row, blob)
+        fresh[key] = (stats[rel][1], row)
 
     # objects of unchanged files come from the content-keyed store
     wanted = {
@@ -225,14 +236,13 @@ def read_all(
             for digest, rel in wanted.items()
             if digest not in found
         ]
-        for rel, record, obj, issue in _read_files(missing):
-            if obj is not None:
-                objects[rel] = obj
-                fresh_objects[record.sha256 if record else ""] = obj.to_row()
-            elif issue is not None:
+        for (rel, _, _), (row, blob, issue) in zip(missing, _read_files(missing), strict=True):
+            if issue is not None:
                 issues.append(issue)
+            elif row is not None:
+                take(rel, row, blob)
     cache.put_records(fresh)
-    cache.put_facts("object", fresh_objects, plain=True)
+    cache.put_encoded("object", fresh_objects)
     return Pass1(records, objects, issues, len(todo))
 
 
