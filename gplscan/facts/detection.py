@@ -16,6 +16,7 @@ when a file needs it:
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import queue as queue_module
@@ -25,6 +26,7 @@ from typing import Any
 
 from gplscan.facts.pool import Progress, map_chunks
 from gplscan.model import LicenseFinding
+from gplscan.tuning import MATCHING_GC_THRESHOLDS
 
 Detection = tuple[str | None, tuple[LicenseFinding, ...]]
 NO_LICENSE: Detection = (None, ())
@@ -90,6 +92,7 @@ def _prepare(batch: list[tuple[PurePosixPath, str]]) -> list[_Prepared]:
 
 def _match_share(detector: Any, share: Sequence[_Prepared], results: Any) -> None:
     """A forked worker: match its share of regions with the inherited, loaded index."""
+    gc.set_threshold(*MATCHING_GC_THRESHOLDS)
     try:
         for rel, _, regions, _ in share:
             try:
