@@ -7,7 +7,6 @@ scan that could not read everything (unless ``--allow-partial``).
 from __future__ import annotations
 
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -456,6 +455,8 @@ def _workdir(keep: Path | None) -> Iterator[Path]:
         keep.mkdir(parents=True, exist_ok=True)
         yield keep.resolve()
         return
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="gplscan-demo-") as tmp:
         yield Path(tmp)
 

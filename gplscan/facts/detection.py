@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import multiprocessing
 import os
-import queue as queue_module
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -187,6 +185,9 @@ class ScancodeDetector:
         detections: dict[PurePosixPath, Detection],
         failed: dict[PurePosixPath, str],
     ) -> None:
+        import multiprocessing  # here: most runs fork no matcher
+        import queue as queue_module
+
         context = multiprocessing.get_context("fork")
         results = context.Queue()
         # interleaved shares: files of one directory (often one license header) spread out

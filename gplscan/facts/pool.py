@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -45,6 +43,9 @@ def map_chunks(
             done += len(chunk)
             progress(stage, done, total)
     else:
+        import concurrent.futures  # here: a run that reads nothing never needs them
+        import multiprocessing
+
         context = multiprocessing.get_context("fork")
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
             futures = {pool.submit(func, chunk): i for i, chunk in enumerate(chunks)}
