@@ -131,7 +131,6 @@ def main() -> int:
         cold_memory = run_measured(argv("memory"))
         warm_memory = run_measured(argv("memory"))
     report = json.loads(first.stdout)
-    report = json.loads(cold.stdout)
     imports = {"EXPORT_SYMBOL": 0, "EXPORT_SYMBOL_GPL": 0}
     unresolved = 0
     for b in report["binaries"]:

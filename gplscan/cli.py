@@ -6,12 +6,13 @@ scan that could not read everything (unless ``--allow-partial``).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -665,4 +666,30 @@ def main() -> None:
     from gplscan.tuning import GC_THRESHOLDS
 
     gc.set_threshold(*GC_THRESHOLDS)  # for the whole command: the scan and its report
-    cli()
+    try:
+        cli()
+    except SystemExit as done:
+        if done.code is not None and not isinstance(done.code, int):
+            raise  # a message for Python to print
+        _leave(done.code or 0)
+    _leave(0)
+
+
+def _leave(code: int) -> NoReturn:
+    """Exit with ``code`` once everything is written, without the interpreter's teardown.
+
+    The command has finished its work by now: its report is written, files and the cache
+    are closed, scratch areas removed and worker pools joined (all by ``with`` blocks).
+    What the teardown would add is freeing every object one by one, ≈40 ms after an audit
+    of 4,000 modules. While a child process is still running, the ordinary exit is taken
+    (multiprocessing ends daemonic children there).
+    """
+    processes = sys.modules.get("multiprocessing")
+    if processes is not None and processes.active_children():
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed or broken pipe: nothing more can be said
+        pass
+    os._exit(code)

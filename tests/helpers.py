@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -54,3 +55,20 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
         env=env,
         timeout=600,
     )
+
+
+def modules_after(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """Which of the modules ``names`` the command ``gplscan *args`` has imported by the
+    time it finishes (run in a fresh interpreter; the command leaves with ``os._exit``,
+    made to raise here so that the interpreter can be looked at afterwards)."""
+    code = (
+        f"import os, sys, runpy; sys.argv = ['gplscan', *{args!r}]\n"
+        "def leave(code):\n    raise SystemExit(code)\n"
+        "os._exit = leave\n"
+        "try:\n    runpy.run_module('gplscan', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        f"print('LOADED', [m for m in {names!r} if m in sys.modules])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "LOADED " in proc.stdout, (args, proc.stdout, proc.stderr)
+    return list(ast.literal_eval(proc.stdout.rsplit("LOADED ", 1)[1]))

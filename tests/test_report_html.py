@@ -8,8 +8,6 @@ import hashlib
 import itertools
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
@@ -37,7 +35,7 @@ from gplscan.report import html as html_report
 from gplscan.report import json as json_report
 from gplscan.report.layout import MAX_PER_COLUMN, layout_binary
 from gplscan.rules import load_rules
-from tests.helpers import compile_object, run_cli
+from tests.helpers import compile_object, modules_after, run_cli
 
 EVIL = "</script><script>window.__pwned=1</script>"
 SURROGATE = "bad\udcff\udc80name"  # bytes ff 80 of a path, kept by surrogateescape
@@ -315,14 +313,7 @@ def test_help_names_the_format_and_start_up_stays_light() -> None:
     proc = run_cli("audit", "--help")
     assert "html" in proc.stdout and "self-contained" in proc.stdout
     for args in (["--help"], ["audit", "--help"], ["--version"]):
-        code = (
-            f"import sys, runpy; sys.argv = ['gplscan', *{args!r}]\n"
-            "try:\n    runpy.run_module('gplscan', run_name='__main__')\n"
-            "except SystemExit:\n    pass\n"
-            "print('LOADED', [m for m in ('jinja2', 'markupsafe') if m in sys.modules])"
-        )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        assert "LOADED []" in out.stdout, (args, out.stdout, out.stderr)
+        assert modules_after(args, ("jinja2", "markupsafe")) == [], args
 
 
 # --- a hostile tree, built at test time -----------------------------------------------------

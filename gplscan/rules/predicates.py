@@ -445,9 +445,11 @@ def gpl_symbol_reexport(
     """
     if not ctx.accepted(binary):
         return
-    gpl_imports = sorted({i.symbol for i in binary.imports if i.gpl_only})
     plain = [sym for sym, gpl in binary.exports if not gpl]
-    if not gpl_imports or not plain:
+    if not plain:  # most modules export nothing: their imports need no look
+        return
+    gpl_imports = sorted({i.symbol for i in binary.imports if i.gpl_only})
+    if not gpl_imports:
         return
     consumers = {
         user: [sym for sym in syms if sym in plain]
