@@ -33,7 +33,6 @@ from gplscan.policy import CLOSED
 from gplscan.provenance import account_for
 
 _PROVIDER = attrgetter("provider")
-_SYMBOL = attrgetter("symbol")
 
 ReadSource = Callable[[PurePosixPath], str | None]
 
@@ -302,19 +301,11 @@ def resolve_imports(
             providers.setdefault(symbol, (path, gpl))
     local_providers = {str(path) for path, _ in providers.values()}
 
-    kernel_exports = kernel.exports
-    from_kernel_memo: dict[str, Import] = {}
-
     def from_kernel(symbol: str) -> Import:
-        made = from_kernel_memo.get(symbol)
-        if made is None:
-            k = kernel_exports.get(symbol)
-            made = from_kernel_memo[symbol] = (
-                Import(symbol, "unresolved", None, None, None)
-                if k is None
-                else Import(symbol, k.module, k.gpl_only, k.namespace, k.evidence)
-            )
-        return made
+        k = kernel.exports.get(symbol)
+        if k is None:
+            return Import(symbol, "unresolved", None, None, None)
+        return Import(symbol, k.module, k.gpl_only, k.namespace, k.evidence)
 
     def provided(symbol: str) -> Import:
         local = providers.get(symbol)
@@ -330,23 +321,26 @@ def resolve_imports(
     # ≈184,000 symbols, ≈15,000 of them distinct); the per-symbol work is set, map and
     # sort calls, not Python loops
     resolved: dict[str, Import] = {}
+    known: set[str] = set()
     for b in binaries:
         obj = facts.objects.get(b.path)
         if obj is None:
             out.append(replace(b, exports=exports[b.path]))
             continue
-        undefined = obj.undefined
-        for symbol in undefined.difference(resolved):
+        for symbol in obj.undefined - known:
             resolved[symbol] = provided(symbol)
-        imports = list(map(resolved.__getitem__, sorted(undefined)))
+            known.add(symbol)
+        imports = list(map(resolved.__getitem__, sorted(obj.undefined)))
         me = str(b.path)
         if me in local_providers:  # its own exports: only the kernel can provide them
             imports = [from_kernel(i.symbol) if i.provider == me else i for i in imports]
+        counts = Counter(map(_PROVIDER, imports))
         by_provider = sorted(imports, key=_PROVIDER)  # stable: symbols stay in order
         start = 0
-        for provider, n in sorted(Counter(map(_PROVIDER, by_provider)).items()):
+        for provider in sorted(counts):
+            n = counts[provider]
             if provider != "unresolved":
-                shown = ", ".join(map(_SYMBOL, by_provider[start : start + min(n, 20)]))
+                shown = ", ".join(i.symbol for i in by_provider[start : start + min(n, 20)])
                 more = " ..." if n > 20 else ""
                 evidence = Evidence("symbol", f"{n} symbol(s): {shown}{more}", b.path)
                 edges.append(Edge("imports-symbol", me, provider, (evidence,)))

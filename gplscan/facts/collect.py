@@ -204,12 +204,11 @@ def read_all(
     fresh: dict[str, tuple[Stat, list[object]]] = {}
     fresh_objects: dict[str, bytes] = {}
 
-    def take(rel: PurePosixPath, row: list[object], blob: bytes | None) -> FileRecord:
+    def take(rel: PurePosixPath, row: list[object], blob: bytes | None) -> None:
         record = records[rel] = FileRecord.from_row(rel, row)
         if blob is not None:
             objects[rel] = ObjectFacts.from_row(rel, marshal.loads(blob))
             fresh_objects[record.sha256] = blob
-        return record
 
     results = map_chunks(_read_files, todo, jobs, progress, "reading")
     for (rel, key, _), (row, blob, issue) in zip(todo, results, strict=True):
