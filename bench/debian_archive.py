@@ -69,6 +69,9 @@ def _apt_options(state: Path) -> list[str]:
         "-o", "Dir::Etc::SourceParts=-",
         "-o", f"Dir::State::Lists={state / 'lists'}",
         "-o", f"Dir::Cache={state / 'cache'}",
+        # no installed packages: a version this machine has (CI installs the kernel
+        # headers) would otherwise be the candidate, maybe one the private lists lack
+        "-o", f"Dir::State::status={state / 'status'}",
         "-o", "Debug::NoLocking=1",
         "-o", "APT::Sandbox::User=root",
     ]
@@ -78,6 +81,7 @@ def _prepare_apt(state: Path) -> list[str]:
     uri, suite = archive_uri()
     (state / "lists" / "partial").mkdir(parents=True, exist_ok=True)
     (state / "cache" / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+    (state / "status").touch()
     (state / "sources.list").write_text(
         f"deb {uri} {suite} {COMPONENTS}\ndeb {uri} {suite}-updates {COMPONENTS}\n"
     )
