@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import itertools
 import json
 import os
 import shutil
@@ -112,7 +113,7 @@ def main() -> int:
         ("reference, one process per module, warm", f"{ref_each:.2f} s"),
     ]
     with tempfile.TemporaryDirectory(prefix="gplscan-bench-") as tmp:
-        runs = iter(range(1_000_000))
+        runs = itertools.count()  # a fresh, empty cache directory per run
 
         def argv(cache: str) -> list[str]:
             return [*GPLSCAN, "audit", str(mods), "--kernel", str(symvers), "--format",
