@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from operator import attrgetter
+from itertools import filterfalse
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
@@ -28,11 +28,10 @@ from gplscan.model import (
     ModuleSpec,
     ObjectFacts,
     Origin,
+    import_counts,
 )
 from gplscan.policy import CLOSED
 from gplscan.provenance import account_for
-
-_PROVIDER = attrgetter("provider")
 
 ReadSource = Callable[[PurePosixPath], str | None]
 
@@ -275,12 +274,13 @@ def resolve_imports(
     binaries: tuple[Binary, ...],
     facts: TreeFacts,
     kernel: KernelSymbols,
-) -> tuple[tuple[Binary, ...], list[Edge]]:
+) -> tuple[Binary, ...]:
     """Resolve every undefined symbol of every built module.
 
     To another binary of the target that exports it (from its ``__ksymtab*`` records, or
     its sources' EXPORT_SYMBOL declarations when it is only planned), else to the kernel's
-    exports (Module.symvers), else ``unresolved``. Also fills each binary's exports.
+    exports (Module.symvers), else ``unresolved``. Also fills each binary's exports, and
+    counts its imports by provider (:func:`import_edges` gives them as graph edges).
     """
     exports: dict[PurePosixPath, tuple[tuple[str, bool], ...]] = {}
     for b in binaries:
@@ -295,11 +295,11 @@ def resolve_imports(
                 for e in (facts.sources[src].exports if src in facts.sources else ())
             }
             exports[b.path] = tuple(sorted(found))
-    providers: dict[str, tuple[PurePosixPath, bool]] = {}
+    providers: dict[str, tuple[str, bool]] = {}
     for path, exported in exports.items():
+        shown = str(path)
         for symbol, gpl in exported:
-            providers.setdefault(symbol, (path, gpl))
-    local_providers = {str(path) for path, _ in providers.values()}
+            providers.setdefault(symbol, (shown, gpl))
 
     def from_kernel(symbol: str) -> Import:
         k = kernel.exports.get(symbol)
@@ -311,39 +311,50 @@ def resolve_imports(
         local = providers.get(symbol)
         if local is None:
             return from_kernel(symbol)
-        kind = "EXPORT_SYMBOL_GPL" if local[1] else "EXPORT_SYMBOL"
-        ev = Evidence("symbol", f"{symbol} is exported by {local[0]} with {kind}", local[0])
-        return Import(symbol, str(local[0]), local[1], None, ev)
+        path, gpl = local
+        kind = "EXPORT_SYMBOL_GPL" if gpl else "EXPORT_SYMBOL"
+        ev = Evidence("symbol", f"{symbol} is exported by {path} with {kind}", PurePosixPath(path))
+        return Import(symbol, path, gpl, None, ev)
 
     out: list[Binary] = []
-    edges: list[Edge] = []
     # one Import per symbol, shared by every module that needs it (4,000 modules import
-    # ≈184,000 symbols, ≈15,000 of them distinct); the per-symbol work is set, map and
-    # sort calls, not Python loops
+    # ≈184,000 symbols, ≈18,000 of them distinct). Per module, the work is map and Counter
+    # calls over its sorted symbols, not Python loops over them.
     resolved: dict[str, Import] = {}
-    known: set[str] = set()
+    kinds: dict[str, tuple[str, bool | None]] = {}  # symbol -> (provider, gpl_only)
     for b in binaries:
         obj = facts.objects.get(b.path)
         if obj is None:
             out.append(replace(b, exports=exports[b.path]))
             continue
-        for symbol in obj.undefined - known:
-            resolved[symbol] = provided(symbol)
-            known.add(symbol)
-        imports = list(map(resolved.__getitem__, sorted(obj.undefined)))
-        me = str(b.path)
-        if me in local_providers:  # its own exports: only the kernel can provide them
-            imports = [from_kernel(i.symbol) if i.provider == me else i for i in imports]
-        counts = Counter(map(_PROVIDER, imports))
-        by_provider = sorted(imports, key=_PROVIDER)  # stable: symbols stay in order
-        start = 0
-        for provider in sorted(counts):
-            n = counts[provider]
-            if provider != "unresolved":
-                shown = ", ".join(i.symbol for i in by_provider[start : start + min(n, 20)])
-                more = " ..." if n > 20 else ""
-                evidence = Evidence("symbol", f"{n} symbol(s): {shown}{more}", b.path)
-                edges.append(Edge("imports-symbol", me, provider, (evidence,)))
-            start += n
-        out.append(replace(b, imports=tuple(imports), exports=exports[b.path]))
-    return tuple(out), edges
+        undefined = obj.undefined
+        for symbol in filterfalse(resolved.__contains__, undefined):
+            imp = resolved[symbol] = provided(symbol)
+            kinds[symbol] = (imp.provider, imp.gpl_only)
+        imports = tuple(map(resolved.__getitem__, undefined))
+        own = exports[b.path]
+        if own and not frozenset(undefined).isdisjoint(symbol for symbol, _ in own):
+            # it imports what it exports itself: only the kernel can provide that
+            me = str(b.path)
+            imports = tuple(from_kernel(i.symbol) if i.provider == me else i for i in imports)
+            counts = import_counts(imports)
+        else:
+            counts = tuple(Counter(map(kinds.__getitem__, undefined)).items())
+        out.append(replace(b, imports=imports, exports=exports[b.path], import_counts=counts))
+    return tuple(out)
+
+
+def import_edges(binary: Binary) -> list[Edge]:
+    """The binary's ``imports-symbol`` edges to each provider of its imports (not to
+    ``unresolved``), with how many symbols and the first 20 of them as evidence."""
+    by_provider: dict[str, list[str]] = {}
+    for imp in binary.imports:
+        by_provider.setdefault(imp.provider, []).append(imp.symbol)
+    edges = []
+    for provider, symbols in sorted(by_provider.items()):
+        if provider == "unresolved":
+            continue
+        shown = ", ".join(symbols[:20]) + (" ..." if len(symbols) > 20 else "")
+        evidence = Evidence("symbol", f"{len(symbols)} symbol(s): {shown}", binary.path)
+        edges.append(Edge("imports-symbol", str(binary.path), provider, (evidence,)))
+    return edges

@@ -145,7 +145,7 @@ def _from_source(
 ) -> Component:
     sf = facts.sources.get(src)
     evidence, reasons = license_evidence(sf)
-    defined = built.defined if built else (sf.defines if sf else frozenset())
+    defined = frozenset(built.defined) if built else (sf.defines if sf else frozenset())
     # a built object is checked against what its source defines (object-source-mismatch)
     expected = facts.symbols.defined_in(src) if built is not None else frozenset()
     return Component(
@@ -158,7 +158,7 @@ def _from_source(
         reasons=(how, *reasons),
         license_evidence=evidence,
         defined=defined,
-        undefined=built.undefined if built else frozenset(),
+        undefined=frozenset(built.undefined) if built else frozenset(),
         expected=expected,
         named_source=src,
         tag_error=sf.spdx_error if sf else None,
@@ -168,7 +168,7 @@ def _from_source(
 def _from_object(
     member: MemberRef, provider: PurePosixPath, obj: ObjectFacts, facts: TreeFacts, how: str
 ) -> Component:
-    defined = sorted(obj.defined)
+    defined = obj.defined  # sorted
     if defined:
         owners = set(facts.symbols.definers(defined[0]))
         for symbol in defined[1:]:
@@ -191,8 +191,8 @@ def _from_object(
                     *lic_reasons,
                 ),
                 license_evidence=lic_evidence,
-                defined=obj.defined,
-                undefined=obj.undefined,
+                defined=frozenset(obj.defined),
+                undefined=frozenset(obj.undefined),
             )
     stem = member.path.name[:-2] if member.path.name.endswith(".o") else member.path.name
     if member.path.name.endswith(".o"):
@@ -256,8 +256,8 @@ def _from_object(
         linked_by=member.evidence,
         reasons=tuple(e.text for e in evidence),
         provenance=tuple(evidence),
-        defined=obj.defined,
-        undefined=obj.undefined,
+        defined=frozenset(obj.defined),
+        undefined=frozenset(obj.undefined),
         expected=expected,
         named_source=named[0] if named else None,
         sha256=obj.sha256 or None,

@@ -218,8 +218,7 @@ def _run(
     edges = graph.edges
     if any(b.kind != "planned" for b in binaries):
         kernel = load_kernel_symbols(options.kernel, root, records)
-        binaries, import_edges = resolve_imports(binaries, facts, kernel)
-        edges = (*edges, *import_edges)
+        binaries = resolve_imports(binaries, facts, kernel)
 
     findings: tuple[Finding, ...] = ()
     if rules:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
-from operator import attrgetter
 from typing import Any
 
 from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity, Waiver
@@ -54,17 +52,15 @@ def _imports(b: Binary) -> dict[str, Any]:
     """Imports grouped by provider: how many plain and GPL-only symbols each provides."""
     providers: dict[str, dict[str, int]] = {}
     unresolved: list[str] = []
-    # counted in C (4,000 modules import ≈184,000 symbols); providers in order of first use
-    for (provider, gpl_only), n in Counter(map(_PROVIDER_KIND, b.imports)).items():
+    # counted once, where the imports are resolved (4,000 modules import ≈184,000 symbols);
+    # providers in order of first use
+    for (provider, gpl_only), n in b.counted_imports():
         if provider == "unresolved":
             unresolved = [i.symbol for i in b.imports if i.provider == "unresolved"]
             continue
         counts = providers.setdefault(provider, {"EXPORT_SYMBOL": 0, "EXPORT_SYMBOL_GPL": 0})
         counts["EXPORT_SYMBOL_GPL" if gpl_only else "EXPORT_SYMBOL"] += n
     return {"providers": providers, "unresolved": unresolved}
-
-
-_PROVIDER_KIND = attrgetter("provider", "gpl_only")
 
 
 def _finding(f: Finding) -> dict[str, Any]:
