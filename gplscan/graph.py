@@ -53,7 +53,7 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
         edges.extend(_structure_edges(binary))
         if any(c.origin is Origin.CLOSED for c in binary.components):
             edges.extend(symbol_ties(binary, facts, read_source))
-    for path, obj in sorted(facts.objects.items()):
+    for path, obj in facts.objects.items():  # in any order: binaries are sorted below
         if path in described or not obj.is_module or path.name.endswith(".o"):
             continue
         binaries.append(_standalone_module(path, obj))
@@ -197,6 +197,10 @@ def _declared(
 
 def _show(value: bytes) -> str:
     """A byte string as C would write it: NULs and non-printables escaped."""
+    if value.isascii():
+        text = value.decode("ascii")
+        if text.isprintable() and '"' not in text:  # the usual case: nothing to escape
+            return f'"{text}"'
     out = []
     for b in value:
         if b == 0:

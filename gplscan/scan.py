@@ -174,11 +174,13 @@ def _run(
     symbols.preload(_built_with_source(modules, records, p1.objects))
     graph = build_graph(facts, _source_reader(root))
     linked = _linked_sources(graph)
-    dirs = {p.parent for p in records}
-    include_dirs = [
-        *{d for m in modules for d in m.include_dirs},
-        *kernel_include_dirs(dirs, arch),
-    ]
+    include_dirs: list[PurePosixPath] = []
+    if linked:  # a directory of built modules links no source: no includes to follow
+        dirs = {p.parent for p in records}
+        include_dirs = [
+            *{d for m in modules for d in m.include_dirs},
+            *kernel_include_dirs(dirs, arch),
+        ]
     full, headers, includes = include_closure(linked, records.keys(), include_dirs, read_batch)
     scope = set(linked) | headers
 
@@ -289,9 +291,9 @@ def _build_facts(
     copies: dict[PurePosixPath, CopyRule] = {}
     config = KconfigTypes(
         root,
-        (
+        sorted(
             rel
-            for rel, r in sorted(records.items())
+            for rel, r in records.items()
             if r.entry.kind is FileKind.BUILD and rel.name.startswith("Kconfig")
         ),
         arch,

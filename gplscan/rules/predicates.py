@@ -197,15 +197,19 @@ def links_incompatible_license(
     ctx: Context, binary: Binary, params: Mapping[str, object]
 ) -> Iterable[Match]:
     """A source component under a license that cannot meet the binary's GPL code."""
+    others = [
+        c
+        for c in binary.components
+        if c.origin is Origin.SOURCE and c.license and not ctx.licenses.requires_gpl(c.license)
+    ]
+    if not others:  # most modules: no source outside the GPL, so no need to describe the GPL's
+        return
     gpl, gpl_evidence = gpl_code(ctx, binary)
     if not gpl:
         return
     versions = frozenset(v for c in binary.components for v in ctx.licenses.gpl_ids(c.license))
-    for c in binary.components:
-        if c.origin is not Origin.SOURCE or not c.license:
-            continue
-        if ctx.licenses.requires_gpl(c.license):
-            continue
+    for c in others:
+        assert c.license is not None
         if ctx.licenses.conflicts_with_gpl(c.license, versions):
             yield Match(
                 location=_where(c.linked_by),
