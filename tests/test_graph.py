@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from gplscan.facts import TreeFacts
 from gplscan.facts.symvers import KernelSymbols, parse_symvers
 from gplscan.graph import build_graph, import_edges, resolve_imports
-from gplscan.model import Binary, ModinfoEntry, ObjectFacts, import_counts
+from gplscan.model import Binary, ObjectFacts, import_counts
 
 SYMVERS = (
     "0x1\tprintk\tvmlinux\tEXPORT_SYMBOL\t\n"
@@ -30,7 +30,7 @@ def _module(
         "X86_64",
         defined=tuple(sorted(s for s, _ in exports)),
         undefined=tuple(sorted(undefined)),
-        modinfo=(ModinfoEntry("license", b"GPL"), ModinfoEntry("name", path.encode())),
+        modinfo=(("license", b"GPL"), ("name", path.encode())),
         exports=exports,
     )
 

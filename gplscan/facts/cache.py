@@ -25,10 +25,9 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gplscan import __version__
 from gplscan.resources import rules_dir
@@ -70,9 +69,9 @@ def default_cache_dir() -> Path:
     return Path(base) / "gplscan"
 
 
-@dataclass(frozen=True, slots=True)
-class Stat:
-    """The metadata that decides whether a file changed."""
+class Stat(NamedTuple):
+    """The metadata that decides whether a file changed (a named tuple: one is made for
+    every file of the target and one for its cached row, and compared as tuples)."""
 
     size: int
     mtime_ns: int

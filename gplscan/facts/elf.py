@@ -164,12 +164,12 @@ def parse_modinfo(data: bytes) -> tuple[ModinfoEntry, ...]:
             continue
         key, sep, value = fragment.partition(b"=")
         if sep and _MODINFO_KEY.fullmatch(key):
-            entries.append(ModinfoEntry(key.decode("ascii"), value))
+            entries.append((key.decode("ascii"), value))
         elif entries:
-            last = entries[-1]
-            entries[-1] = ModinfoEntry(last.key, last.value + b"\0" + fragment)
+            last_key, last_value = entries[-1]
+            entries[-1] = (last_key, last_value + b"\0" + fragment)
         else:
-            entries.append(ModinfoEntry("", fragment))
+            entries.append(("", fragment))
     return tuple(entries)
 
 
