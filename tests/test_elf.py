@@ -855,3 +855,30 @@ def test_symbol_columns_in_the_other_byte_order(tmp_path: Path, bits: int) -> No
     as_lists = [list(column) for column in native], [list(column) for column in unpacked]
     assert as_lists[0] == as_lists[1]
     assert len(as_lists[0][0]) == count > 10
+
+
+def test_section_names_that_are_not_ascii_are_read_as_readelf_reads_them(
+    tmp_path: Path,
+) -> None:
+    """Section names are decoded once for the whole table when it is ASCII; a table with
+    other bytes (UTF-8 here, and one byte that is not UTF-8) is decoded name by name."""
+    need_tools("as", "readelf")
+    source = tmp_path / "names.s"
+    source.write_bytes(
+        b'.section ".data.caf\xc3\xa9","aw"\n.byte 1\n'
+        b'.section ".data.raw\xff","aw"\n.byte 2\n'
+        b".globl entry\n.text\nentry: ret\n"
+    )
+    path = tmp_path / "names.o"
+    subprocess.run(["as", "-o", str(path), str(source)], check=True)
+    data = path.read_bytes()
+    header = elf.read_header(data, "names.o")
+    names = [s.name for s in elf.read_section_table(data, "names.o", header)]
+    assert ".data.café" in names and ".data.raw\ufffd" in names
+    shown = subprocess.run(
+        ["readelf", "-SW", str(path)], capture_output=True, check=True
+    ).stdout.decode("utf-8", "replace")
+    assert all(n in shown for n in names if n and n.isascii())
+    ascii_only = [n for n in names if n.isascii()]
+    assert ".text" in ascii_only and ".symtab" in ascii_only
+    assert object_facts(path, PurePosixPath("names.o")).defined == ("entry",)
