@@ -31,7 +31,7 @@ from gplscan.facts.detection import (
     ScancodeDetector,
 )
 from gplscan.facts.elf import object_facts
-from gplscan.facts.pool import Progress, R, map_chunks
+from gplscan.facts.pool import Progress, R, iter_chunks, map_chunks
 from gplscan.facts.source import decode, defined_functions, read_tag, rebind, source_facts
 from gplscan.model import (
     FileEntry,
@@ -210,7 +210,8 @@ def read_all(
             objects[rel] = ObjectFacts.from_row(rel, marshal.loads(blob))
             fresh_objects[record.sha256] = blob
 
-    results = map_chunks(_read_files, todo, jobs, progress, "reading")
+    # taken as each chunk arrives: the facts are made while the pool reads the rest
+    results = iter_chunks(_read_files, todo, jobs, progress, "reading")
     for (rel, key, _), (row, blob, issue) in zip(todo, results, strict=True):
         if issue is not None:
             issues.append(issue)

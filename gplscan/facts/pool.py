@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -30,28 +30,44 @@ def map_chunks(
     stage: str,
 ) -> list[R]:
     """``func`` over chunks of ``items``, in a process pool when it pays; order kept."""
+    return list(iter_chunks(func, items, jobs, progress, stage))
+
+
+def iter_chunks(
+    func: Callable[[list[T]], list[R]],
+    items: Sequence[T],
+    jobs: int,
+    progress: Progress,
+    stage: str,
+) -> Iterator[R]:
+    """As :func:`map_chunks`, yielding each result, in order, as soon as its chunk and
+    every chunk before it are done: the caller works on them while the pool reads on."""
     total = len(items)
     progress(stage, 0, total)
     if total == 0:
-        return []
+        return
     chunks = [list(items[i : i + CHUNK]) for i in range(0, total, CHUNK)]
-    results: list[list[R]] = [[] for _ in chunks]
     done = 0
     if jobs <= 1 or total < SERIAL_BELOW:
-        for i, chunk in enumerate(chunks):
-            results[i] = func(chunk)
+        for chunk in chunks:
+            yield from func(chunk)
             done += len(chunk)
             progress(stage, done, total)
-    else:
-        import concurrent.futures  # here: a run that reads nothing never needs them
-        import multiprocessing
+        return
+    import concurrent.futures  # here: a run that reads nothing never needs them
+    import multiprocessing
 
-        context = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            futures = {pool.submit(func, chunk): i for i, chunk in enumerate(chunks)}
-            for future in concurrent.futures.as_completed(futures):
-                i = futures[future]
-                results[i] = future.result()
-                done += len(chunks[i])
-                progress(stage, done, total)
-    return [r for chunk_results in results for r in chunk_results]
+    context = multiprocessing.get_context("fork")
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(func, chunk) for chunk in chunks]
+        finished: dict[int, list[R]] = {}
+        index = {future: i for i, future in enumerate(futures)}
+        next_out = 0
+        for future in concurrent.futures.as_completed(futures):
+            i = index[future]
+            finished[i] = future.result()
+            done += len(chunks[i])
+            progress(stage, done, total)
+            while next_out in finished:
+                yield from finished.pop(next_out)
+                next_out += 1

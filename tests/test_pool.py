@@ -1,0 +1,60 @@
+"""The process pool that reads files on all cores (gplscan.facts.pool)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from gplscan.facts.pool import CHUNK, SERIAL_BELOW, iter_chunks, map_chunks
+
+
+def _square_with_pid(chunk: list[int]) -> list[tuple[int, int]]:
+    return [(n * n, os.getpid()) for n in chunk]
+
+
+def test_results_come_in_order_from_the_pool_and_in_process() -> None:
+    items = list(range(5 * CHUNK + 7))
+    seen: list[tuple[str, int, int]] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        seen.append((stage, done, total))
+
+    pooled = list(iter_chunks(_square_with_pid, items, 2, progress, "squaring"))
+    assert [r for r, _ in pooled] == [n * n for n in items]
+    assert {pid for _, pid in pooled} - {os.getpid()}  # read in forked workers
+    assert seen[0] == ("squaring", 0, len(items)) and seen[-1][1] == len(items)
+    assert [d for _, d, _ in seen] == sorted(d for _, d, _ in seen)
+
+    alone = map_chunks(_square_with_pid, items, 1, lambda *a: None, "squaring")
+    assert alone == [(n * n, os.getpid()) for n in items]
+    few = items[: SERIAL_BELOW - 1]
+    assert map_chunks(_square_with_pid, few, 2, lambda *a: None, "s") == alone[: len(few)]
+    assert map_chunks(_square_with_pid, [], 2, lambda *a: None, "s") == []
+
+
+def _last_waits_for_marker(chunk: list[tuple[int, str]]) -> list[tuple[int, bool]]:
+    """The chunk holding a marker path waits (up to 10 s) for that file to exist."""
+    out = []
+    for n, marker in chunk:
+        waited = True
+        if marker:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(marker) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            waited = os.path.exists(marker)
+        out.append((n, waited))
+    return out
+
+
+def test_each_chunk_is_yielded_before_the_last_one_is_done(tmp_path: Path) -> None:
+    """The caller gets the first chunk's results while a later chunk is still being
+    worked on: here the last chunk waits until the caller has seen the first results."""
+    marker = tmp_path / "first-results-seen"
+    items = [(n, "") for n in range(3 * CHUNK)] + [(3 * CHUNK, str(marker))]
+    results = iter_chunks(_last_waits_for_marker, items, 2, lambda *a: None, "s")
+    first = [next(results) for _ in range(CHUNK)]
+    assert first == [(n, True) for n in range(CHUNK)]
+    marker.touch()
+    rest = list(results)
+    assert rest[-1] == (3 * CHUNK, True)  # it saw the marker: nothing waited for it
