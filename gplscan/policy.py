@@ -8,12 +8,14 @@ expression combines with GPL code in one binary.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gplscan.errors import LicenseDataError
 from gplscan.resources import rules_dir
+from gplscan.yamltext import YamlTextError, parse_yaml
 
 CLOSED = "LicenseRef-closed"
 
@@ -149,14 +151,17 @@ def _parse(expression: str | None) -> Any:
         return None
 
 
-def load_license_data(path: Path | None = None) -> LicenseData:
-    """Read and check ``licenses.yml``; raise :class:`LicenseDataError` with the reason."""
-    import yaml
+def load_license_data(
+    path: Path | None = None, *, parse: Callable[[str], Any] = parse_yaml
+) -> LicenseData:
+    """Read and check ``licenses.yml``; raise :class:`LicenseDataError` with the reason.
 
+    ``parse`` turns the file's text into its document (see :func:`gplscan.rules.load_rules`).
+    """
     path = path or rules_dir() / "licenses.yml"
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        doc = parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlTextError) as exc:
         raise LicenseDataError(f"{path}: {exc}") from exc
     try:
         if doc.get("schema") != "gplscan-licenses/1":

@@ -13,11 +13,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from gplscan import __version__
 from gplscan.discover import Candidate, walk
-from gplscan.errors import TargetError
+from gplscan.errors import GplscanError, TargetError
 from gplscan.facts import SymbolIndex, TreeFacts
 from gplscan.facts.cache import FactCache, default_cache_dir
 from gplscan.facts.collect import (
@@ -56,6 +57,7 @@ from gplscan.rules import load_rules
 from gplscan.rules.engine import evaluate
 from gplscan.rules.predicates import Context
 from gplscan.tuning import few_collections
+from gplscan.yamltext import parse_yaml
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 Detector = Callable[[Path], Detection]
@@ -115,10 +117,17 @@ def _run(
         raise TargetError(f"{target}: no such file or directory")
     started = time.monotonic()
     root = target.resolve() if target.is_dir() else target.resolve().parent
-    rules = load_rules(options.rules_dir) if options.rules else ()
-    licenses = load_license_data(options.rules_dir / "licenses.yml" if options.rules_dir else None)
-    jobs = options.jobs or default_jobs()
     cache = FactCache(default_cache_dir() if options.cache_dir == _DEFAULT else options.cache_dir)
+    parse = partial(cache.remembered, "yaml", compute=parse_yaml)  # rule files, by content
+    try:
+        rules = load_rules(options.rules_dir, parse=parse) if options.rules else ()
+        licenses = load_license_data(
+            options.rules_dir / "licenses.yml" if options.rules_dir else None, parse=parse
+        )
+    except GplscanError:
+        cache.close()
+        raise
+    jobs = options.jobs or default_jobs()
     scancode = ScancodeDetector()
     detect = detector or scancode
 

@@ -131,3 +131,44 @@ def test_other_rule_directories_are_checked_against_the_schema(tmp_path: Path) -
                     .replace("predicate: ", "predicate: no_such_", 1))
     with pytest.raises(RuleError, match="unknown predicate 'no_such_"):
         load_rules(copy, validate=False)
+
+
+def test_rule_files_are_parsed_once_per_content_through_the_cache(tmp_path: Path) -> None:
+    """A scan keeps each rule file's parsed document in its cache, by content: the next
+    scan does not parse (nor import PyYAML), and an edited file is parsed again."""
+    from gplscan.errors import LicenseDataError, RuleError
+    from gplscan.facts.cache import FactCache
+    from gplscan.policy import load_license_data
+    from gplscan.resources import rules_dir
+    from gplscan.yamltext import parse_yaml
+
+    copy = tmp_path / "rules"
+    shutil.copytree(rules_dir(), copy)
+    cache = FactCache(tmp_path / "cache")
+    parsed: list[str] = []
+
+    def parse(text: str) -> Any:
+        return cache.remembered("yaml", text, compute=lambda t: parsed.append(t) or parse_yaml(t))
+
+    first = load_rules(copy, parse=parse)
+    assert len(parsed) == len(list(copy.glob("GPL*.yaml")))
+    load_license_data(copy / "licenses.yml", parse=parse)
+    parsed.clear()
+    assert load_rules(copy, parse=parse) == first
+    load_license_data(copy / "licenses.yml", parse=parse)
+    assert parsed == []  # all read back
+    rule = copy / "GPL013-closed-object.yaml"
+    rule.write_text(rule.read_text().replace("severity: info", "severity: warning"))
+    again = {r.id: r for r in load_rules(copy, parse=parse)}
+    assert len(parsed) == 1 and again["GPL013"].severity.value == "warning"
+    # text that is not YAML: the error names the file, and nothing is kept for it
+    rule.write_text("id: [unclosed\n")
+    for _ in range(2):
+        with pytest.raises(RuleError, match=r"GPL013-closed-object\.yaml: not readable YAML"):
+            load_rules(copy, parse=parse)
+    (copy / "licenses.yml").write_text("schema: {\n")
+    with pytest.raises(LicenseDataError, match=r"licenses\.yml"):
+        load_license_data(copy / "licenses.yml", parse=parse)
+    # values marshal cannot keep (a YAML date) are returned, not stored
+    assert cache.remembered("yaml", "day: 2026-12-02\n", compute=parse_yaml)["day"].year == 2026
+    cache.close()

@@ -24,7 +24,7 @@ import pickle
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -178,6 +178,23 @@ class FactCache:
             return
         dumps = marshal.dumps if plain else partial(pickle.dumps, protocol=5)
         self.put_encoded(kind, {d: dumps(v) for d, v in items.items()})
+
+    def remembered(self, kind: str, text: str, compute: Callable[[str], Any]) -> Any:
+        """``compute(text)``, kept under the text's digest: a later call with the same text
+        reads the value back instead (≈1 ms for gplscan's own rule files, where PyYAML
+        takes ≈35 ms to import and parse them). For plain values only (what marshal
+        stores); others, and errors, are never kept."""
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        found = self.facts(kind, [digest], plain=True)
+        if digest in found:
+            return found[digest]
+        value = compute(text)
+        try:
+            blob = marshal.dumps(value)
+        except ValueError:  # e.g. a YAML date: not a plain value
+            return value
+        self.put_encoded(kind, {digest: blob})
+        return value
 
     def put_encoded(self, kind: str, items: Mapping[str, bytes]) -> None:
         """Facts already encoded as ``put_facts`` would (marshalled plain values when read

@@ -7,27 +7,33 @@ unknown predicates, duplicate ids or names, so a typo in a rule never silently d
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gplscan.errors import RuleError
 from gplscan.model import Rule, Severity
 from gplscan.resources import rules_dir
+from gplscan.yamltext import YamlTextError, parse_yaml
 
 
-def load_rules(directory: Path | None = None, *, validate: bool | None = None) -> tuple[Rule, ...]:
+def load_rules(
+    directory: Path | None = None,
+    *,
+    validate: bool | None = None,
+    parse: Callable[[str], Any] = parse_yaml,
+) -> tuple[Rule, ...]:
     """Every rule in ``directory`` (default: gplscan's own ``rules/``), sorted by id.
 
     Each file is checked against ``schema.json`` when ``validate`` is true; by default for
     every directory but gplscan's own, whose rules its tests check against the schema
     (importing jsonschema and checking 14 files would be ≈60 ms of every run). The checks
     beyond the schema (known predicate, unique id and name, file name) always run.
+    ``parse`` turns a file's text into its document (a scan passes one that remembers
+    documents by content, in its cache).
     """
-    import yaml
-
     from gplscan.rules.predicates import PREDICATES
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
     own = rules_dir()
     directory = directory or own
     if validate is None:
@@ -38,8 +44,8 @@ def load_rules(directory: Path | None = None, *, validate: bool | None = None) -
     seen_names: dict[str, Path] = {}
     for path in sorted(directory.glob("GPL*.yaml")):
         try:
-            doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
-        except (OSError, yaml.YAMLError) as exc:
+            doc = parse(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, YamlTextError) as exc:
             raise RuleError(f"{path.name}: not readable YAML: {exc}") from exc
         errors = (
             sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
