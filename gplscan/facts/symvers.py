@@ -103,13 +103,13 @@ class SymversExports(Mapping[str, KernelExport]):
         made = self._made.get(symbol)
         if made is None:
             lineno, cols = self._row(symbol)
-            namespace = cols[4].strip() if len(cols) > 4 and cols[4].strip() else None
+            namespace = cols[4].strip() if len(cols) > 4 else ""
             made = self._made[symbol] = KernelExport(
                 cols[1],
                 cols[2],
                 _EXPORT_TYPES[cols[3]],
-                namespace,
-                Evidence("symvers", " ".join(c for c in cols if c), self._path, lineno),
+                namespace or None,
+                Evidence("symvers", " ".join(filter(None, cols)), self._path, lineno),
             )
         return made
 
