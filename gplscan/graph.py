@@ -197,21 +197,14 @@ def _declared(
 
 def _show(value: bytes) -> str:
     """A byte string as C would write it: NULs and non-printables escaped."""
-    if value.isascii():
-        text = value.decode("ascii")
-        if text.isprintable() and '"' not in text:  # the usual case: nothing to escape
-            return f'"{text}"'
-    out = []
-    for b in value:
-        if b == 0:
-            out.append("\\0")
-        elif b == 0x22:
-            out.append('\\"')
-        elif 32 <= b < 127:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return '"' + "".join(out) + '"'
+    return '"' + "".join(map(_C_ESCAPES.__getitem__, value)) + '"'
+
+
+# how C writes each byte value in a string literal
+_C_ESCAPES = tuple(
+    "\\0" if b == 0 else '\\"' if b == 0x22 else chr(b) if 32 <= b < 127 else f"\\x{b:02x}"
+    for b in range(256)
+)
 
 
 def _structure_edges(binary: Binary) -> Iterable[Edge]:
@@ -322,9 +315,8 @@ def resolve_imports(
     out: list[Binary] = []
     # one Import per symbol, shared by every module that needs it (4,000 modules import
     # ≈184,000 symbols, ≈18,000 of them distinct). Per module, the work is one map over its
-    # sorted symbols (a dict whose misses resolve the symbol) and one Counter over the
-    # Imports: each of its symbols is a string of its own, read from the cache, and every
-    # pass over them costs memory reads, where the shared Imports stay in the CPU's caches.
+    # sorted symbols (a dict whose misses resolve the symbol) and one Counter: C loops, not
+    # Python ones.
     resolved = _Resolutions(provided)
     for b in binaries:
         obj = facts.objects.get(b.path)
@@ -339,7 +331,7 @@ def resolve_imports(
             imports = tuple(from_kernel(i.symbol) if i.provider == me else i for i in imports)
             counts = import_counts(imports)
         else:
-            counts = resolved.counts(imports)
+            counts = resolved.counts(obj.undefined)
         out.append(replace(b, imports=imports, exports=exports[b.path], import_counts=counts))
     return tuple(out)
 
@@ -362,13 +354,13 @@ def import_edges(binary: Binary) -> list[Edge]:
 
 class _Resolutions(dict[str, Import]):
     """symbol -> its :class:`Import`, resolved by ``provide`` when first looked up; and
-    each Import's (provider, gpl_only), numbered (counting small ints is ≈2x faster than
+    each symbol's (provider, gpl_only), numbered (counting small ints is ≈2x faster than
     counting the pairs, whose hashes Python does not keep)."""
 
     def __init__(self, provide: Callable[[str], Import]) -> None:
         super().__init__()
         self._provide = provide
-        self._kind_of: dict[int, int] = {}  # id of an Import (kept alive here) -> its kind
+        self._kind_of: dict[str, int] = {}  # symbol -> the number of its kind
         self._numbers: dict[tuple[str, bool | None], int] = {}
         self._kinds: list[tuple[str, bool | None]] = []
 
@@ -379,10 +371,11 @@ class _Resolutions(dict[str, Import]):
         if number is None:
             number = self._numbers[kind] = len(self._kinds)
             self._kinds.append(kind)
-        self._kind_of[id(imp)] = number
+        self._kind_of[symbol] = number
         return imp
 
-    def counts(self, imports: Iterable[Import]) -> tuple[tuple[tuple[str, bool | None], int], ...]:
-        """As :func:`~gplscan.model.import_counts`, for Imports this mapping made."""
-        numbered = Counter(map(self._kind_of.__getitem__, map(id, imports)))
+    def counts(self, symbols: Iterable[str]) -> tuple[tuple[tuple[str, bool | None], int], ...]:
+        """As :func:`~gplscan.model.import_counts` of these symbols' Imports (each looked
+        up here before)."""
+        numbered = Counter(map(self._kind_of.__getitem__, symbols))
         return tuple((self._kinds[k], n) for k, n in numbered.items())
