@@ -58,3 +58,20 @@ def test_each_chunk_is_yielded_before_the_last_one_is_done(tmp_path: Path) -> No
     marker.touch()
     rest = list(results)
     assert rest[-1] == (3 * CHUNK, True)  # it saw the marker: nothing waited for it
+
+
+def _mark(chunk: list[tuple[int, str]]) -> list[int]:
+    """Leaves a file per chunk it works on."""
+    for n, directory in chunk[:1]:
+        Path(directory, str(n)).touch()
+    time.sleep(0.05)
+    return [n for n, _ in chunk]
+
+
+def test_a_caller_that_stops_early_does_not_wait_for_the_other_chunks(tmp_path: Path) -> None:
+    chunks = 40
+    items = [(n, str(tmp_path)) for n in range(chunks * CHUNK)]
+    results = iter_chunks(_mark, items, 2, lambda *a: None, "s")
+    assert next(results) == 0
+    results.close()  # the chunks not yet started are cancelled, not run
+    assert len(list(tmp_path.iterdir())) < chunks // 2

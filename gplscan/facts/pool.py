@@ -63,11 +63,15 @@ def iter_chunks(
         finished: dict[int, list[R]] = {}
         index = {future: i for i, future in enumerate(futures)}
         next_out = 0
-        for future in concurrent.futures.as_completed(futures):
-            i = index[future]
-            finished[i] = future.result()
-            done += len(chunks[i])
-            progress(stage, done, total)
-            while next_out in finished:
-                yield from finished.pop(next_out)
-                next_out += 1
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                i = index[future]
+                finished[i] = future.result()
+                done += len(chunks[i])
+                progress(stage, done, total)
+                while next_out in finished:
+                    yield from finished.pop(next_out)
+                    next_out += 1
+        finally:  # a caller that stops early (an error, Ctrl-C) does not wait for the rest
+            for future in futures:
+                future.cancel()
