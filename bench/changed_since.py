@@ -41,8 +41,10 @@ def main() -> int:
     print(f"tree: {tree}; changed: {', '.join(map(str, CHANGED))}")
     print(f"full audit, empty cache        {first:7.1f} s ({len(full.binaries)} binaries)")
     print(f"full audit, warm cache         {warm:7.1f} s")
-    print(f"--changed-since, warm cache    {changed:7.1f} s ({', '.join(sorted(judged))}); "
-          f"{warm / changed:.1f}x faster than the full warm scan")
+    print(
+        f"--changed-since, warm cache    {changed:7.1f} s ({', '.join(sorted(judged))}); "
+        f"{warm / changed:.1f}x faster than the full warm scan"
+    )
     print(f"verdict on the changed binaries equals the full scan's: {same}")
     return 0 if same else 1
 

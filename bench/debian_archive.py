@@ -65,15 +65,22 @@ def archive_reachable(timeout: float = 5.0) -> str | None:
 
 def _apt_options(state: Path) -> list[str]:
     return [
-        "-o", f"Dir::Etc::SourceList={state / 'sources.list'}",
-        "-o", "Dir::Etc::SourceParts=-",
-        "-o", f"Dir::State::Lists={state / 'lists'}",
-        "-o", f"Dir::Cache={state / 'cache'}",
+        "-o",
+        f"Dir::Etc::SourceList={state / 'sources.list'}",
+        "-o",
+        "Dir::Etc::SourceParts=-",
+        "-o",
+        f"Dir::State::Lists={state / 'lists'}",
+        "-o",
+        f"Dir::Cache={state / 'cache'}",
         # no installed packages: a version this machine has (CI installs the kernel
         # headers) would otherwise be the candidate, maybe one the private lists lack
-        "-o", f"Dir::State::status={state / 'status'}",
-        "-o", "Debug::NoLocking=1",
-        "-o", "APT::Sandbox::User=root",
+        "-o",
+        f"Dir::State::status={state / 'status'}",
+        "-o",
+        "Debug::NoLocking=1",
+        "-o",
+        "APT::Sandbox::User=root",
     ]
 
 
@@ -103,8 +110,9 @@ def fetch_deb(package: str) -> Path:
     if existing:
         return existing[-1]
     options = _prepare_apt(cache_dir() / "apt")
-    proc = subprocess.run(["apt-get", *options, "download", package], capture_output=True,
-                          text=True, cwd=debs)
+    proc = subprocess.run(
+        ["apt-get", *options, "download", package], capture_output=True, text=True, cwd=debs
+    )
     if proc.returncode != 0:
         raise ArchiveError(f"apt-get download {package} failed: {proc.stderr.strip()[-500:]}")
     found = sorted(debs.glob(f"{package}_*.deb"))
@@ -116,8 +124,9 @@ def fetch_deb(package: str) -> Path:
 def depends(package: str) -> list[str]:
     """The direct dependencies of ``package`` (names only), from the private apt state."""
     options = _prepare_apt(cache_dir() / "apt")
-    proc = subprocess.run(["apt-cache", *options, "depends", package], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        ["apt-cache", *options, "depends", package], capture_output=True, text=True
+    )
     return re.findall(r"^\s+Depends:\s+(\S+)", proc.stdout, re.MULTILINE)
 
 

@@ -56,8 +56,20 @@ def read_heads(tree: Path) -> float:
 
 
 def inventory(tree: Path, cache: Path, out: Path) -> tuple[float, float, dict]:  # type: ignore[type-arg]
-    m = run_measured([*GPLSCAN, "inventory", str(tree), "--format", "json", "-o", str(out),
-                      "-q", "--cache-dir", str(cache)])
+    m = run_measured(
+        [
+            *GPLSCAN,
+            "inventory",
+            str(tree),
+            "--format",
+            "json",
+            "-o",
+            str(out),
+            "-q",
+            "--cache-dir",
+            str(cache),
+        ]
+    )
     if m.returncode not in (0, 2):
         raise SystemExit(f"gplscan inventory failed ({m.returncode}): {m.stderr[-2000:]}")
     return m.seconds, m.peak_pss_mb, json.loads(out.read_text())
@@ -83,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         drop_page_cache()
         ref_cold = read_heads(tree)
         ref_warm = read_heads(tree)
-        rows += [("reference: first 2 KB of every file, cold", f"{ref_cold:.2f} s"),
-                 ("reference: first 2 KB of every file, warm", f"{ref_warm:.2f} s")]
+        rows += [
+            ("reference: first 2 KB of every file, cold", f"{ref_cold:.2f} s"),
+            ("reference: first 2 KB of every file, warm", f"{ref_warm:.2f} s"),
+        ]
 
         drop_page_cache()
         cold_s, cold_mb, report = inventory(tree, work / "cache", work / "cold.json")
@@ -93,33 +107,69 @@ def main(argv: list[str] | None = None) -> int:
         warm_s, warm_mb, _ = inventory(tree, work / "cache", work / "warm.json")
         page_s, page_mb, _ = inventory(tree, work / "cache2", work / "page.json")
         rows += [
-            ("inventory, cold (page cache dropped, empty gplscan cache)",
-             f"{cold_s:.1f} s, peak {cold_mb:.0f} MB, {cold_s / ref_cold:.1f}x the cold "
-             "reference"),
-            ("inventory, page cache warm, empty gplscan cache",
-             f"{page_s:.1f} s, peak {page_mb:.0f} MB"),
-            ("inventory, nothing changed (warm)",
-             f"{warm_s:.2f} s, peak {warm_mb:.0f} MB, {warm_s / ref_warm:.1f}x the warm "
-             "reference"),
-            ("files accounted for", f"{accounted} of {files}: " +
-             ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))),
+            (
+                "inventory, cold (page cache dropped, empty gplscan cache)",
+                f"{cold_s:.1f} s, peak {cold_mb:.0f} MB, {cold_s / ref_cold:.1f}x the cold "
+                "reference",
+            ),
+            (
+                "inventory, page cache warm, empty gplscan cache",
+                f"{page_s:.1f} s, peak {page_mb:.0f} MB",
+            ),
+            (
+                "inventory, nothing changed (warm)",
+                f"{warm_s:.2f} s, peak {warm_mb:.0f} MB, {warm_s / ref_warm:.1f}x the warm "
+                "reference",
+            ),
+            (
+                "files accounted for",
+                f"{accounted} of {files}: "
+                + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())),
+            ),
             ("scan facts (cold run)", "; ".join(f"{k}: {v}" for k, v in report["scan"].items())),
         ]
 
         drop_page_cache()
-        m = run_measured([*GPLSCAN, "audit", str(tree / "drivers" / "hv"), "--format", "json",
-                          "-q", "--cache-dir", str(work / "hv-cache")])
+        m = run_measured(
+            [
+                *GPLSCAN,
+                "audit",
+                str(tree / "drivers" / "hv"),
+                "--format",
+                "json",
+                "-q",
+                "--cache-dir",
+                str(work / "hv-cache"),
+            ]
+        )
         hv = json.loads(m.stdout)
-        rows.append(("audit drivers/hv, cold (page cache dropped, empty cache)",
-                     f"{m.seconds:.2f} s, exit {m.returncode}, "
-                     f"{hv['summary']['findings']}, scancode index: "
-                     f"{hv['scan'].get('scancode index', '?')}"))
-        m2 = run_measured([*GPLSCAN, "audit", str(tree / "drivers" / "hv"), "--format", "json",
-                           "-q", "--cache-dir", str(work / "hv-cache")])
+        rows.append(
+            (
+                "audit drivers/hv, cold (page cache dropped, empty cache)",
+                f"{m.seconds:.2f} s, exit {m.returncode}, "
+                f"{hv['summary']['findings']}, scancode index: "
+                f"{hv['scan'].get('scancode index', '?')}",
+            )
+        )
+        m2 = run_measured(
+            [
+                *GPLSCAN,
+                "audit",
+                str(tree / "drivers" / "hv"),
+                "--format",
+                "json",
+                "-q",
+                "--cache-dir",
+                str(work / "hv-cache"),
+            ]
+        )
         hv2 = json.loads(m2.stdout)
-        rows.append(("audit drivers/hv, again (cached)",
-                     f"{m2.seconds:.2f} s, scancode index: "
-                     f"{hv2['scan'].get('scancode index', '?')}"))
+        rows.append(
+            (
+                "audit drivers/hv, again (cached)",
+                f"{m2.seconds:.2f} s, scancode index: {hv2['scan'].get('scancode index', '?')}",
+            )
+        )
 
     print()
     print_rows(rows)

@@ -46,7 +46,8 @@ from bench.measure import drop_page_cache, print_rows, run_measured
 GPLSCAN = [sys.executable, "-m", "gplscan"]
 # kmod's modinfo where installed; else readelf's dump of the same section
 _MODINFO_BIN = shutil.which("modinfo") or next(
-    (p for p in ("/sbin/modinfo", "/usr/sbin/modinfo") if os.path.exists(p)), None)
+    (p for p in ("/sbin/modinfo", "/usr/sbin/modinfo") if os.path.exists(p)), None
+)
 MODINFO = [_MODINFO_BIN, "-0"] if _MODINFO_BIN else ["readelf", "-W", "-p", ".modinfo"]
 
 
@@ -65,8 +66,13 @@ def reference(mods: Path, batched: bool) -> float:
     if batched:
         listing = "\0".join(files).encode()
         for tool in (["readelf", "-sW"], MODINFO):
-            subprocess.run(["xargs", "-0", "-n200", *tool], input=listing,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            subprocess.run(
+                ["xargs", "-0", "-n200", *tool],
+                input=listing,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
     else:
         for f in files:
             subprocess.run(["readelf", "-sW", f], stdout=subprocess.DEVNULL, check=False)
@@ -116,8 +122,18 @@ def main() -> int:
         runs = itertools.count()  # a fresh, empty cache directory per run
 
         def argv(cache: str) -> list[str]:
-            return [*GPLSCAN, "audit", str(mods), "--kernel", str(symvers), "--format",
-                    "json", "-q", "--cache-dir", str(Path(tmp) / cache)]
+            return [
+                *GPLSCAN,
+                "audit",
+                str(mods),
+                "--kernel",
+                str(symvers),
+                "--format",
+                "json",
+                "-q",
+                "--cache-dir",
+                str(Path(tmp) / cache),
+            ]
 
         def empty_cache(drop: bool) -> float:
             if drop:
@@ -140,21 +156,36 @@ def main() -> int:
             for k, v in counts.items():
                 imports[k] += v
     rows += [
-        ("gplscan audit, cold (page cache dropped, empty cache)",
-         f"{_fig(cold)}; {cold[0] / ref_cold[0]:.2f}x the batched cold reference "
-         f"(median {cold[1] / ref_cold[1]:.2f}x), {cold[0] / ref_each:.2f}x one-per-module"),
-        ("gplscan audit, page cache warm, empty cache",
-         f"{_fig(page)}; {page[0] / ref_batch[0]:.2f}x batched "
-         f"(median {page[1] / ref_batch[1]:.2f}x), {page[0] / ref_each:.2f}x one-per-module"),
-        ("gplscan audit, with the cache (nothing changed)",
-         f"{_fig(warm)}; {warm[0] / ref_batch[0]:.2f}x the batched warm reference "
-         f"(median {warm[1] / ref_batch[1]:.2f}x)"),
-        ("gplscan peak memory (PSS, process tree)",
-         f"cold {cold_memory.peak_pss_mb:.0f} MB, with the cache {warm_memory.peak_pss_mb:.0f} MB"),
-        ("verdict", f"exit {first.returncode}, {report['summary']['binaries']} modules, findings "
-                    f"{report['summary']['findings']}"),
-        ("imports", f"{sum(imports.values())} resolved ({imports['EXPORT_SYMBOL_GPL']} to "
-                    f"EXPORT_SYMBOL_GPL), {unresolved} unresolved"),
+        (
+            "gplscan audit, cold (page cache dropped, empty cache)",
+            f"{_fig(cold)}; {cold[0] / ref_cold[0]:.2f}x the batched cold reference "
+            f"(median {cold[1] / ref_cold[1]:.2f}x), {cold[0] / ref_each:.2f}x one-per-module",
+        ),
+        (
+            "gplscan audit, page cache warm, empty cache",
+            f"{_fig(page)}; {page[0] / ref_batch[0]:.2f}x batched "
+            f"(median {page[1] / ref_batch[1]:.2f}x), {page[0] / ref_each:.2f}x one-per-module",
+        ),
+        (
+            "gplscan audit, with the cache (nothing changed)",
+            f"{_fig(warm)}; {warm[0] / ref_batch[0]:.2f}x the batched warm reference "
+            f"(median {warm[1] / ref_batch[1]:.2f}x)",
+        ),
+        (
+            "gplscan peak memory (PSS, process tree)",
+            f"cold {cold_memory.peak_pss_mb:.0f} MB, "
+            f"with the cache {warm_memory.peak_pss_mb:.0f} MB",
+        ),
+        (
+            "verdict",
+            f"exit {first.returncode}, {report['summary']['binaries']} modules, findings "
+            f"{report['summary']['findings']}",
+        ),
+        (
+            "imports",
+            f"{sum(imports.values())} resolved ({imports['EXPORT_SYMBOL_GPL']} to "
+            f"EXPORT_SYMBOL_GPL), {unresolved} unresolved",
+        ),
     ]
     print_rows(rows)
     return 0

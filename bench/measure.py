@@ -42,13 +42,20 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def run_measured(argv: list[str], env: dict[str, str] | None = None,
-                 cwd: Path | None = None) -> Measured:
+def run_measured(
+    argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Measured:
     """Run ``argv`` to completion; wall time and peak summed PSS of its process tree."""
     peak = 0
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})}, cwd=cwd)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
     done = threading.Event()
 
     def sample() -> None:

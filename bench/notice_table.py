@@ -76,8 +76,10 @@ def candidates(found: dict[str, LicenseDetection], min_files: int) -> list[dict[
         raw = path.read_text(encoding="utf-8")
         front = yaml.safe_load(raw.split("---", 2)[1]) if raw.startswith("---") else {}
         front = front or {}
-        kind_ok = rule.endswith(".LICENSE") or front.get("is_license_notice") or front.get(
-            "is_license_text"
+        kind_ok = (
+            rule.endswith(".LICENSE")
+            or front.get("is_license_notice")
+            or front.get("is_license_text")
         )
         key = "key" if rule.endswith(".LICENSE") else "license_expression"
         front_expression = front.get(key)
@@ -113,8 +115,9 @@ def check(
         if same(known.expression, reference.expression):
             agreed += 1
         else:
-            wrong.append((rel, known.expression, reference.expression,
-                          {m.rule for m in known.matches}))
+            wrong.append(
+                (rel, known.expression, reference.expression, {m.rule for m in known.matches})
+            )
     return answered, agreed, wrong
 
 
@@ -139,8 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     found = detect_all(tree, files) if args.load is None else pickle.loads(args.load.read_bytes())
     if args.save is not None:
         args.save.write_bytes(pickle.dumps(found))
-    print(f"{len(files)} untagged files, {len(found)} with license words: scancode detection "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"{len(files)} untagged files, {len(found)} with license words: scancode detection "
+        f"{time.perf_counter() - start:.1f} s"
+    )
 
     if args.write:
         entries = candidates(found, args.min_files)
@@ -163,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     table = notices.load_table()
     answered, agreed, wrong = check(tree, found, table)
     print(f"table: {table.size} notices ({len(table.dropped)} dropped: text not as vetted)")
-    print(f"files the table answers without scancode's index: {answered} of {len(found)} "
-          f"with license words ({answered / max(len(found), 1):.1%})")
+    print(
+        f"files the table answers without scancode's index: {answered} of {len(found)} "
+        f"with license words ({answered / max(len(found), 1):.1%})"
+    )
     print(f"agreement with scancode on them: {agreed}/{answered}")
     for rel, got, ref, rules in wrong:
         print(f"  DIFFERENT {rel}: table {got} ({', '.join(sorted(rules))}), scancode {ref}")

@@ -231,8 +231,20 @@ class ObjectFacts:
     @classmethod
     def from_row(cls, path: PurePosixPath, row: Sequence[Any]) -> ObjectFacts:
         """The facts :meth:`to_row` gave, for the file at ``path``."""
-        (elf_type, machine, defined, undefined, file_symbols, modinfo, exports, comment,
-         sha256, namespaces, dwarf_units, dwarf_error) = row
+        (
+            elf_type,
+            machine,
+            defined,
+            undefined,
+            file_symbols,
+            modinfo,
+            exports,
+            comment,
+            sha256,
+            namespaces,
+            dwarf_units,
+            dwarf_error,
+        ) = row
         return cls(
             path,
             elf_type,

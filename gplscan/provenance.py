@@ -8,6 +8,7 @@ when the object cannot be read. Every decision carries its reasons, in words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
@@ -25,7 +26,7 @@ from gplscan.policy import CLOSED
 SOURCE_EXTENSIONS = (".c", ".S", ".s", ".cc", ".cpp", ".rs")
 
 
-def _few(names: list[str], limit: int = 5) -> str:
+def _few(names: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 

@@ -202,9 +202,7 @@ def _run(
         and records[p].spdx_error is None
     ]
     if wanted:
-        detections = detect_licenses(
-            wanted, records, cache, root, detect, progress, issues, jobs
-        )
+        detections = detect_licenses(wanted, records, cache, root, detect, progress, issues, jobs)
     sources = dict(light)
     sources.update(full)
     for path, (expression, matches) in detections.items():

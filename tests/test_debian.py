@@ -46,15 +46,14 @@ def test_broadcom_sta_dkms_blob_enters_through_ldflags(archive: None) -> None:
     assert "proprietary-module" in by_rule
     blob = by_rule["closed-object"]
     assert blob["path"] == "Makefile" and "EXTRA_LDFLAGS" in blob["evidence"][0]["text"]
-    assert not [f for f in report["findings"] if f["severity"] == "error"], \
+    assert not [f for f in report["findings"] if f["severity"] == "error"], (
         "its sources are not GPL: no GPL-mixing error"
+    )
     assert proc.returncode == 0
 
 
 @pytest.mark.kbuild
-def test_broadcom_sta_built_against_the_headers_same_verdict(
-    archive: None, tmp_path: Path
-) -> None:
+def test_broadcom_sta_built_against_the_headers_same_verdict(archive: None, tmp_path: Path) -> None:
     """The DKMS tree built as dkms builds it (its dkms.conf: ``make KVER=<release>``)."""
     import shutil
     import subprocess
@@ -70,8 +69,9 @@ def test_broadcom_sta_built_against_the_headers_same_verdict(
         shutil.copytree(prepared.root / prepared.source_root, tree, symlinks=True)
     assert 'MAKE[0]="make KVER=$kernelver"' in (tree / "dkms.conf").read_text()
     release = build.parent.name
-    done = subprocess.run(["make", f"KVER={release}"], cwd=tree, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        ["make", f"KVER={release}"], cwd=tree, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tree / "wl.ko").is_file()
 

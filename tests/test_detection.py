@@ -70,7 +70,12 @@ def test_a_worker_that_dies_leaves_its_files_failed_with_a_reason() -> None:
     detections: dict[PurePosixPath, object] = {}
     failed: dict[PurePosixPath, str] = {}
     ScancodeDetector._forked(  # the crash path of the pool itself
-        _DiesOn("f7.c"), pending, 2, lambda *a: None, detections, failed  # type: ignore[arg-type]
+        _DiesOn("f7.c"),
+        pending,
+        2,
+        lambda *a: None,
+        detections,
+        failed,  # type: ignore[arg-type]
     )
     # the other worker finished its share; the dead one's unfinished files say why
     assert PurePosixPath("f7.c") in failed

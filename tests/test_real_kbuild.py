@@ -21,8 +21,16 @@ pytestmark = pytest.mark.kbuild
 
 TREE = FIXTURES / "real-kbuild" / "tree"
 CLOSED = FIXTURES / "real-kbuild" / "closed"
-BLOB_FLAGS = ["-c", "-O2", "-fno-pic", "-ffreestanding", "-fno-stack-protector",
-              "-mcmodel=kernel", "-mno-red-zone", "-g0"]
+BLOB_FLAGS = [
+    "-c",
+    "-O2",
+    "-fno-pic",
+    "-ffreestanding",
+    "-fno-stack-protector",
+    "-mcmodel=kernel",
+    "-mno-red-zone",
+    "-g0",
+]
 
 
 def kernel_build_dir() -> Path:
@@ -42,14 +50,22 @@ def _copy(tmp_path: Path) -> Path:
     need_tools("gcc", "make")
     tree = tmp_path / "demo"
     shutil.copytree(TREE, tree)
-    subprocess.run(["gcc", *BLOB_FLAGS, "-o", str(tree / "blob.o_shipped"), "blob.c"],
-                   cwd=CLOSED, check=True, capture_output=True)
+    subprocess.run(
+        ["gcc", *BLOB_FLAGS, "-o", str(tree / "blob.o_shipped"), "blob.c"],
+        cwd=CLOSED,
+        check=True,
+        capture_output=True,
+    )
     return tree
 
 
 def _build(tree: Path, build: Path) -> None:
-    done = subprocess.run(["make", "-C", str(build), f"M={tree}", "modules"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["make", "-C", str(build), f"M={tree}", "modules"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
@@ -72,8 +88,10 @@ def test_kbuild_built_the_modules(built: tuple[Path, Path, dict[str, Any]]) -> N
     tree, _, _ = built
     assert (tree / "demo.ko").is_file() and (tree / "clean_demo.ko").is_file()
     # what Kbuild recorded: the module's members, and the copy of the shipped object
-    assert (tree / "demo.mod").read_text().split() == [str(tree / "demo_main.o"),
-                                                       str(tree / "blob.o")]
+    assert (tree / "demo.mod").read_text().split() == [
+        str(tree / "demo_main.o"),
+        str(tree / "blob.o"),
+    ]
 
 
 def test_closed_object_in_the_real_build(built: tuple[Path, Path, dict[str, Any]]) -> None:
@@ -115,8 +133,11 @@ def test_same_verdict_before_and_after_the_build(
     _, after = _audit(tree)
 
     def judged(report: dict[str, Any]) -> set[tuple[str, str]]:
-        return {(f["fingerprint"], f["severity"]) for f in report["findings"]
-                if f["severity"] == "error"}
+        return {
+            (f["fingerprint"], f["severity"])
+            for f in report["findings"]
+            if f["severity"] == "error"
+        }
 
     assert judged(before)
     assert judged(before) == judged(after)

@@ -127,8 +127,11 @@ def test_other_rule_directories_are_checked_against_the_schema(tmp_path: Path) -
     with pytest.raises(RuleError, match=r"GPL013-closed-object.yaml: severity: 'dreadful'"):
         load_rules(copy)
     # without the schema check, the checks beyond it still run
-    rule.write_text(rule.read_text().replace("severity: dreadful", "severity: info")
-                    .replace("predicate: ", "predicate: no_such_", 1))
+    rule.write_text(
+        rule.read_text()
+        .replace("severity: dreadful", "severity: info")
+        .replace("predicate: ", "predicate: no_such_", 1)
+    )
     with pytest.raises(RuleError, match="unknown predicate 'no_such_"):
         load_rules(copy, validate=False)
 

@@ -221,10 +221,12 @@ def test_module_license_macro_resolved_from_a_header(tmp_path: Path) -> None:
     (tree / "include").mkdir(parents=True)
     (tree / "Kbuild").write_text("obj-m += zfs.o\nccflags-y := -I$(src)/include\n")
     (tree / "include" / "zfs_config.h").write_text(
-        '// SPDX-License-Identifier: CDDL-1.0\n#define ZFS_META_LICENSE "CDDL"\n')
+        '// SPDX-License-Identifier: CDDL-1.0\n#define ZFS_META_LICENSE "CDDL"\n'
+    )
     (tree / "zfs.c").write_text(
-        '// SPDX-License-Identifier: CDDL-1.0\n#include <zfs_config.h>\n'
-        "int zfs_init(void) { return 0; }\nMODULE_LICENSE(ZFS_META_LICENSE);\n")
+        "// SPDX-License-Identifier: CDDL-1.0\n#include <zfs_config.h>\n"
+        "int zfs_init(void) { return 0; }\nMODULE_LICENSE(ZFS_META_LICENSE);\n"
+    )
     result = run(tree, Options(cache_dir=None), detector=_no_detection)
     (zfs,) = result.binaries
     assert zfs.declared is not None and zfs.declared.value == b"CDDL"

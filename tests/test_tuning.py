@@ -17,8 +17,11 @@ def test_a_scan_collects_cycles_less_often_and_restores_the_callers_setting(
     before = gc.get_threshold()
     try:
         gc.set_threshold(700, 10, 10)
-        run(tmp_path, Options(cache_dir=None, jobs=1),
-            progress=lambda *_: seen.append(gc.get_threshold()))
+        run(
+            tmp_path,
+            Options(cache_dir=None, jobs=1),
+            progress=lambda *_: seen.append(gc.get_threshold()),
+        )
         assert gc.get_threshold() == (700, 10, 10)
     finally:
         gc.set_threshold(*before)

@@ -94,9 +94,7 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
             with open(abspath, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
-            out.append(
-                (None, None, ScanIssue(rel, "read", f"not readable: {exc.strerror or exc}"))
-            )
+            out.append((None, None, ScanIssue(rel, "read", f"not readable: {exc.strerror or exc}")))
             continue
         entry = sniff(rel, data, size)
         digest = hashlib.sha256(data).hexdigest()
@@ -116,7 +114,7 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
                 obj = object_facts(Path(abspath), rel, data, sha256=digest)
             except ObjectParseError as exc:
                 obj_error = exc.reason
-        elif entry.kind is FileKind.COMPRESSED and _COMPRESSED_MODULE.search(rel.name):
+        elif _holds_object(entry):
             obj, obj_error = _compressed_module(abspath, rel, data)
         record = FileRecord(entry, digest, tag, tag_error, obj_error)
         out.append((record.to_row(), marshal.dumps(obj.to_row()) if obj else None, None))
@@ -146,6 +144,14 @@ def prefetch(paths: Iterable[str]) -> None:
 
 
 _COMPRESSED_MODULE = re.compile(r"\.(?:ko|o)\.(?:xz|zst|gz)$")
+
+
+def _holds_object(entry: FileEntry) -> bool:
+    """Whether pass 1 gives this file object facts: an ELF object, or a compressed module
+    (decompressed in memory). Such a file has facts or an ``object_error``, never neither."""
+    return entry.kind is FileKind.OBJECT or (
+        entry.kind is FileKind.COMPRESSED and _COMPRESSED_MODULE.search(entry.path.name) is not None
+    )
 
 
 def _compressed_module(
@@ -220,22 +226,22 @@ def read_all(
         take(rel, row, blob)
         fresh[key] = (stats[rel][1], row)
 
-    # objects of unchanged files come from the content-keyed store
-    wanted = {
-        r.sha256: rel
-        for rel, r in records.items()
-        if r.entry.kind is FileKind.OBJECT and rel not in objects and r.object_error is None
-    }
+    # objects of unchanged files come from the content-keyed store; every path of a
+    # content is given its facts (two copies of one blob are two objects, both judged)
+    wanted: dict[str, list[PurePosixPath]] = {}
+    for rel, r in records.items():
+        if rel not in objects and r.object_error is None and _holds_object(r.entry):
+            wanted.setdefault(r.sha256, []).append(rel)
     if wanted:
         found = cache.facts("object", wanted, plain=True)
-        for digest, rel in wanted.items():
-            if digest in found:
-                objects[rel] = ObjectFacts.from_row(rel, found[digest])
-        missing = [
-            (rel, str(root / rel), records[rel].entry.size)
-            for digest, rel in wanted.items()
-            if digest not in found
-        ]
+        missing: list[tuple[PurePosixPath, str, int]] = []
+        for digest, rels in wanted.items():
+            row = found.get(digest)
+            for rel in rels:
+                if row is not None:
+                    objects[rel] = ObjectFacts.from_row(rel, row)
+                else:
+                    missing.append((rel, str(root / rel), records[rel].entry.size))
         for (rel, _, _), (row, blob, issue) in zip(missing, _read_files(missing), strict=True):
             if issue is not None:
                 issues.append(issue)
@@ -340,6 +346,7 @@ def read_defines(
 
 
 # --- pass 3: license detection for untagged files in scope --------------------------------
+
 
 def detect_licenses(
     paths: Iterable[PurePosixPath],

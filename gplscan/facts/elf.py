@@ -377,9 +377,7 @@ def _symbols_direct(
         else:
             bfind = strtab.find
             text = [
-                strtab[o : (e if (e := bfind(b"\0", o)) >= 0 else None)].decode(
-                    "utf-8", "replace"
-                )
+                strtab[o : (e if (e := bfind(b"\0", o)) >= 0 else None)].decode("utf-8", "replace")
                 for o in kept_names
             ]
     else:  # a name outside the string table: _name says which
@@ -396,9 +394,7 @@ def _symbols_direct(
                     extended = _extended_indexes(data, where, sections, index)
                 number = numbers[i]
                 if (number + 1) * 4 > len(extended):
-                    raise ObjectParseError(
-                        where, f"symbol {number} has no extended section index"
-                    )
+                    raise ObjectParseError(where, f"symbol {number} has no extended section index")
                 (kept_shndxs[i],) = struct.unpack_from(header.endian + "I", extended, number * 4)
             elif raw >= SHN_LORESERVE:
                 kept_shndxs[i] = -1
@@ -442,9 +438,7 @@ def _symbol_columns(
         if header.endian == _NATIVE:
             view = memoryview(usable)
             return view.cast("I")[::4], infos, view.cast("H")[7::8], view.cast("I")[1::4]
-        rows = (
-            (n, x, v) for n, v, x in struct.iter_unpack(header.endian + "II4x2xH", usable)
-        )
+        rows = ((n, x, v) for n, v, x in struct.iter_unpack(header.endian + "II4x2xH", usable))
     names, shndxs, values = zip(*rows, strict=True) if count else ((), (), ())
     return names, infos, shndxs, values
 

@@ -14,10 +14,12 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar, overload
 
 from gplscan.errors import GplscanError
 from gplscan.model import Evidence
+
+_T = TypeVar("_T")
 
 
 class KernelSymbolsError(GplscanError):
@@ -113,7 +115,14 @@ class SymversExports(Mapping[str, KernelExport]):
             )
         return made
 
-    def get(self, symbol: str, default: KernelExport | None = None) -> KernelExport | None:
+    @overload
+    def get(self, symbol: str, /) -> KernelExport | None: ...
+    @overload
+    def get(self, symbol: str, default: KernelExport, /) -> KernelExport: ...
+    @overload
+    def get(self, symbol: str, default: _T, /) -> KernelExport | _T: ...
+
+    def get(self, symbol: str, default: object = None, /) -> object:
         """As Mapping.get, without raising and catching KeyError for every miss."""
         if symbol in self._made or symbol in self._index or symbol in self._rows:
             return self[symbol]

@@ -41,9 +41,7 @@ class Context:
         value = binary.declared.value if binary.declared is not None else None
         known = self._accepts.get(value)
         if known is None:
-            known = self._accepts[value] = value is not None and self.licenses.kernel_accepts(
-                value
-            )
+            known = self._accepts[value] = value is not None and self.licenses.kernel_accepts(value)
         return known
 
     def proprietary_binaries(self) -> frozenset[str]:
