@@ -13,11 +13,41 @@ import fnmatch
 import hashlib
 import string
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 
 from gplscan.model import SEVERITY_RANK, Binary, Finding, Rule, ScanResult, Severity, Waiver
 from gplscan.rules.predicates import Match
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+NOT_JUDGED = "not-judged"  # the rule that reports what could not be established
+
+
+class Verdict(StrEnum):
+    """What a report concludes: the same in the terminal, JSON and HTML."""
+
+    FAILS = "fails"  # findings at or above --fail-on
+    INCOMPLETE = "incomplete"  # something was not judged, or not read
+    PASSES = "passes"  # everything the target holds was judged, and nothing fails
+
+
+def verdict(result: ScanResult) -> Verdict:
+    """Fails, incomplete or passes, by the threshold the result carries (``fail_on``).
+
+    Fails when the exit code says findings; else incomplete when a file was not read or a
+    ``not-judged`` finding stands (the exit code then follows ``--fail-on``, but a report
+    never says "passes" about what gplscan did not understand); else passes.
+    """
+    code = exit_code(result, result.fail_on, result.allow_partial)
+    if code == EXIT_FINDINGS:
+        return Verdict.FAILS
+    if code == EXIT_ERROR or not result.complete or not_judged(result):
+        return Verdict.INCOMPLETE
+    return Verdict.PASSES
+
+
+def not_judged(result: ScanResult) -> list[Finding]:
+    """The ``not-judged`` findings that stand (not waived, not in the baseline)."""
+    return [f for f in result.findings if f.rule == NOT_JUDGED]
 
 
 def exit_code(result: ScanResult, fail_on: str, allow_partial: bool) -> int:
@@ -60,26 +90,26 @@ def render_message(template: str, fields: Mapping[str, str]) -> str:
     return string.Formatter().vformat(template, (), _Fields(fields))
 
 
-def make_finding(rule: Rule, binary: Binary, match: Match) -> Finding:
-    fields = {"binary": str(binary.path), **match.fields}
+def make_finding(rule: Rule, binary: Binary | None, match: Match) -> Finding:
+    """A finding about ``binary``, or about the whole target when it is None."""
+    shown = str(binary.path) if binary is not None else None
+    fields = {"binary": shown or "the target", **match.fields}
     return Finding(
         rule=rule.name,
         rule_id=rule.id,
         severity=match.severity or rule.severity,
-        binary=str(binary.path),
+        binary=shown,
         object=match.object,
         symbol=match.symbol,
         path=str(match.location.path),
         line=match.location.line,
         message=render_message(rule.message, fields),
         evidence=match.evidence,
-        fingerprint=fingerprint(
-            rule.id, str(binary.path), match.object, match.symbol, match.content
-        ),
+        fingerprint=fingerprint(rule.id, shown, match.object, match.symbol, match.content),
     )
 
 
-def build_findings(matches: Iterable[tuple[Rule, Binary, Match]]) -> list[Finding]:
+def build_findings(matches: Iterable[tuple[Rule, Binary | None, Match]]) -> list[Finding]:
     """Findings from rule matches, one per fingerprint, sorted for stable output."""
     unique: dict[str, Finding] = {}
     for rule, binary, match in matches:

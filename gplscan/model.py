@@ -91,6 +91,20 @@ class ScanIssue:
 
 
 @dataclass(frozen=True, slots=True)
+class Gap:
+    """Something that decides a verdict and could not be established: a binary whose
+    composition is unknown, a build construct that could not be evaluated, a check with
+    nothing to check against. The rule ``not-judged`` reports each one, so that a report
+    never passes what gplscan did not understand."""
+
+    subject: str  # what was not judged, e.g. "the objects linked into nvidia.ko"
+    reason: str  # why, in words
+    at: Location  # the file (and line) it is about
+    binary: PurePosixPath | None = None  # the binary it concerns; None: the whole target
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """A file of the target as discovery saw it."""
 
@@ -514,6 +528,8 @@ class ScanResult:
     waived: tuple[tuple[Finding, Waiver], ...] = ()  # findings a waiver accepts
     expired_waivers: tuple[Waiver, ...] = ()  # no longer applied: their findings count again
     unused_waivers: tuple[Waiver, ...] = ()  # matched nothing
+    fail_on: str = "error"  # the threshold the verdict is judged by (--fail-on)
+    allow_partial: bool = False  # whether files not read still let the verdict pass
 
     @property
     def complete(self) -> bool:

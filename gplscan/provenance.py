@@ -96,7 +96,11 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
     shipped = PurePosixPath(str(path) + "_shipped")
     if copy is not None:
         provider = copy.source
-        how = f"the rule at {copy.evidence.path}:{copy.evidence.line} copies {provider} to {name}"
+        how = (
+            f"the rule at {copy.evidence.path}:{copy.evidence.line} copies {provider} to {name}"
+            if copy.evidence.line is not None
+            else copy.evidence.text  # e.g. "nv-kernel.o is a symbolic link to ..."
+        )
     elif shipped in facts.files:
         provider = shipped
         how = f"Kbuild's rule $(obj)/%: $(src)/%_shipped copies {shipped.name} to {name}"

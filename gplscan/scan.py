@@ -10,6 +10,7 @@ headers they include; scancode only for the untagged files in scope.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -40,9 +41,11 @@ from gplscan.graph import LinkGraph, build_graph, resolve_imports
 from gplscan.model import (
     Binary,
     CopyRule,
+    Evidence,
     FileKind,
     FileLicense,
     Finding,
+    Gap,
     LicenseFinding,
     Location,
     ModuleSpec,
@@ -52,7 +55,7 @@ from gplscan.model import (
     ScanResult,
     SourceFacts,
 )
-from gplscan.policy import load_license_data
+from gplscan.policy import LicenseData, load_license_data
 from gplscan.rules import load_rules
 from gplscan.rules.engine import evaluate
 from gplscan.rules.predicates import Context
@@ -160,8 +163,11 @@ def _run(
 
     arch = options.arch or host_arch()
     # an inventory alone needs no link graph: the build files are not read
+    build_gaps: list[Gap] = []
     modules, copies = (
-        _build_facts(root, records, issues, arch, options.changed) if options.rules else ((), {})
+        _build_facts(root, records, issues, build_gaps, arch, options.changed)
+        if options.rules
+        else ((), {})
     )
     light = {
         rel: SourceFacts(rel, r.spdx, r.spdx_error)
@@ -231,7 +237,11 @@ def _run(
 
     findings: tuple[Finding, ...] = ()
     if rules:
+        gaps = [*build_gaps, *_judgement_gaps(binaries, records, kernel, licenses)]
+        if options.changed is None and not binaries:
+            gaps.extend(_nothing_found(records))
         ctx = Context(
+            gaps=tuple(gaps),
             licenses=licenses,
             edges=edges,
             binaries={str(b.path): b for b in binaries},
@@ -291,6 +301,7 @@ def _build_facts(
     root: Path,
     records: Mapping[PurePosixPath, FileRecord],
     issues: list[ScanIssue],
+    gaps: list[Gap],
     arch: str,
     changed: frozenset[PurePosixPath] | None = None,
 ) -> tuple[tuple[ModuleSpec, ...], dict[PurePosixPath, CopyRule]]:
@@ -316,14 +327,162 @@ def _build_facts(
         build_file = build_file_for(root / directory)
         if build_file is None:
             continue
-        mods, rules = read_kbuild(build_file, root, issues, config.for_directory(directory))
+        try:
+            mods, rules = read_kbuild(
+                build_file, root, issues, config.for_directory(directory), gaps=gaps
+            )
+        except (ValueError, RecursionError, OSError) as exc:  # a reader bug: judged as unread
+            rel = PurePosixPath(build_file.relative_to(root).as_posix())
+            gaps.append(
+                Gap(
+                    f"the build file {rel}",
+                    f"gplscan's make reader failed on it ({type(exc).__name__}: {exc})",
+                    Location(rel),
+                )
+            )
+            continue
         modules.extend(mods)
         for rule in rules:
             copies.setdefault(rule.target, rule)
+    modules.extend(_recorded_modules(root, records, modules))
+    for rel, rule in _symlinked_objects(root, records):
+        copies.setdefault(rel, rule)
     specs = tuple(apply_records(m, root) for m in modules)
     if changed is not None:
         specs = tuple(m for m in specs if _touches(m, changed))
     return specs, copies
+
+
+def _judgement_gaps(
+    binaries: tuple[Binary, ...],
+    records: Mapping[PurePosixPath, FileRecord],
+    kernel: KernelSymbols,
+    licenses: LicenseData,
+) -> list[Gap]:
+    """What could not be judged about each binary: a built module whose composition is
+    unknown in a target that holds sources (a directory of built modules alone is judged on
+    what the modules carry), and a module the kernel takes as proprietary whose imports
+    could not all be resolved (its GPL-only use cannot be judged)."""
+    gaps: list[Gap] = []
+    has_sources = any(r.entry.kind is FileKind.SOURCE for r in records.values())
+    for b in binaries:
+        if not b.composition_known and has_sources:
+            gaps.append(
+                Gap(
+                    f"the objects linked into {b.path}",
+                    "the target holds sources, but no build file gplscan could read and no "
+                    "Kbuild record (<module>.mod, .<module>.o.cmd) describes this module, so "
+                    "whether it links closed code is not known",
+                    Location(b.path),
+                    b.path,
+                )
+            )
+        declared = b.declared.value if b.declared is not None else None
+        if declared is not None and licenses.kernel_accepts(declared):
+            continue
+        at = b.declared.at if b.declared is not None and b.declared.at else Location(b.path)
+        if b.kind == "planned":
+            if b.declared is not None:  # with no MODULE_LICENSE, proprietary-module says so
+                gaps.append(
+                    Gap(
+                        f"GPL-only symbol use by {b.path}",
+                        f"the kernel takes its license ({b.declared.text!r}) as proprietary, "
+                        "and it is not built, so which kernel symbols it imports is not known "
+                        "(audit the built tree, with --kernel)",
+                        at,
+                        b.path,
+                    )
+                )
+            continue
+        unresolved = [i.symbol for i in b.imports if i.provider == "unresolved"]
+        if unresolved:
+            shown = ", ".join(unresolved[:5]) + (
+                f" and {len(unresolved) - 5} more" if len(unresolved) > 5 else ""
+            )
+            gaps.append(
+                Gap(
+                    f"GPL-only symbol use by {b.path}",
+                    f"the kernel takes its license as proprietary, and {len(unresolved)} of "
+                    f"its {len(b.imports)} imported symbols ({shown}) resolve to no export "
+                    f"known (kernel exports: {kernel.source}); give the kernel it was built "
+                    "for with --kernel",
+                    at,
+                    b.path,
+                )
+            )
+    return gaps
+
+
+def _nothing_found(records: Mapping[PurePosixPath, FileRecord]) -> list[Gap]:
+    """A target with sources or objects in which no binary was found was not judged."""
+    sources = sorted(p for p, r in records.items() if r.entry.kind is FileKind.SOURCE)
+    objects = sorted(
+        p for p, r in records.items() if r.entry.kind in (FileKind.OBJECT, FileKind.ARCHIVE)
+    )
+    if not sources and not objects:
+        return []
+    builds = sorted(p for p, r in records.items() if r.entry.kind is FileKind.BUILD)
+    at = builds[0] if builds else (sources or objects)[0]
+    return [
+        Gap(
+            "which binaries the target builds",
+            f"it holds {len(sources)} source file(s) and {len(objects)} object(s), but no "
+            "build file gplscan could read describes a module or program, and no built "
+            "module is in it"
+            + (f" (build files: {', '.join(map(str, builds[:5]))})" if builds else ""),
+            Location(at),
+        )
+    ]
+
+
+def _recorded_modules(
+    root: Path, records: Mapping[PurePosixPath, FileRecord], described: list[ModuleSpec]
+) -> list[ModuleSpec]:
+    """Modules Kbuild recorded building (``<mod>.mod``) that no build file read describes:
+    their composition comes from the records (:func:`apply_records`), never "unknown"."""
+    known = {(m.directory, m.name) for m in described}
+    out = []
+    for rel, record in records.items():
+        if record.entry.kind is not FileKind.BUILD or not rel.name.endswith(".mod"):
+            continue
+        name = rel.name[:-4]
+        if not name or name.startswith(".") or (rel.parent, name) in known:
+            continue
+        if not _is_kbuild_record(root / rel):
+            continue  # e.g. go.mod
+        evidence = Evidence(
+            "makefile", f"{rel.name}: Kbuild's record of the module it built", rel, 1
+        )
+        out.append(ModuleSpec(name, rel.parent, evidence, ()))
+    return sorted(out, key=lambda m: (str(m.directory), m.name))
+
+
+def _symlinked_objects(
+    root: Path, records: Mapping[PurePosixPath, FileRecord]
+) -> list[tuple[PurePosixPath, CopyRule]]:
+    """Objects that are symbolic links to another file of the target (NVIDIA's build links
+    nv-kernel.o to nv-kernel.o_binary): the link is made from the file it names."""
+    out = []
+    for rel, record in records.items():
+        if record.entry.kind is not FileKind.OBJECT or not os.path.islink(root / rel):
+            continue
+        try:
+            real = PurePosixPath(Path(os.path.realpath(root / rel)).relative_to(root).as_posix())
+        except ValueError:
+            continue  # discovery reported a link out of the target
+        if real != rel and real in records:
+            text = f"{rel.name} is a symbolic link to {real}"
+            out.append((rel, CopyRule(rel, real, Evidence("makefile", text, rel))))
+    return out
+
+
+def _is_kbuild_record(path: Path) -> bool:
+    """Whether a ``.mod`` file is Kbuild's list of a module's objects."""
+    try:
+        words = path.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return False
+    return bool(words) and all(w.endswith((".o", ".ko")) for w in words)
 
 
 def _touches(spec: ModuleSpec, changed: frozenset[PurePosixPath]) -> bool:

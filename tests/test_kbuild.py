@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from gplscan.facts.kbuild import build_file_for, read_kbuild
-from gplscan.model import ScanIssue
+from gplscan.model import Gap, ScanIssue
 
 
 def read(tmp_path: Path, text: str, name: str = "Makefile"):  # type: ignore[no-untyped-def]
@@ -151,3 +151,159 @@ def test_built_tree_records_show_what_the_linker_took(tmp_path: Path) -> None:
     assert blob.linked_by.path == PurePosixPath(".wl.o.cmd")
     assert blob.linked_by.text.startswith("savedcmd_wl.o := ld lib/blob.o_shipped")
     assert "gpl-links-closed-object" in {f.rule for f in result.findings}
+
+
+# --- make as real trees use it (issue 12) -------------------------------------------------
+
+NVIDIA_MAKEFILE = """\
+ifneq ($(KERNELRELEASE),)
+  include $(src)/Kbuild
+else
+  KERNEL_UNAME ?= $(shell uname -r)
+  NV_KERNEL_MODULES ?= $(wildcard nvidia nvidia-uvm nvidia-modeset)
+  NV_KERNEL_MODULES := $(filter-out $(NV_EXCLUDE_KERNEL_MODULES), $(NV_KERNEL_MODULES))
+modules:
+\t$(MAKE) -C /lib/modules/$(KERNEL_UNAME)/build M=$(CURDIR) \\
+\t  NV_KERNEL_MODULES="$(NV_KERNEL_MODULES)" modules
+endif
+"""
+
+NVIDIA_KBUILD = """\
+quiet_cmd_symlink = SYMLINK $@
+ cmd_symlink = ln -sf $(abspath $<) $@
+ASSIGN_PER_OBJ_CFLAGS = \\
+ $(foreach _cflags_variable, \\
+ $(notdir $(1)) $(1), \\
+ $(eval $(addprefix CFLAGS_,$(_cflags_variable)) += $(2)))
+
+$(foreach _module, $(NV_KERNEL_MODULES), \\
+ $(eval include $(src)/$(_module)/$(_module).Kbuild))
+"""
+
+NVIDIA_MODULE_KBUILD = """\
+include $(src)/nvidia/nvidia-sources.Kbuild
+NVIDIA_OBJECTS = $(patsubst %.c,%.o,$(NVIDIA_SOURCES))
+obj-m += nvidia.o
+nvidia-y := $(NVIDIA_OBJECTS)
+NVIDIA_BINARY_OBJECT := $(src)/nvidia/nv-kernel.o_binary
+NVIDIA_BINARY_OBJECT_O := nvidia/nv-kernel.o
+$(obj)/$(NVIDIA_BINARY_OBJECT_O): $(NVIDIA_BINARY_OBJECT) FORCE
+\t$(call if_changed,symlink)
+nvidia-y += $(NVIDIA_BINARY_OBJECT_O)
+$(call ASSIGN_PER_OBJ_CFLAGS, $(NVIDIA_OBJECTS), -DNVRM)
+"""
+
+
+def test_nvidia_shape_eval_foreach_wildcard_from_the_outer_makefile(tmp_path: Path) -> None:
+    """The modules come from $(foreach ... $(eval include ...)) over a list that only the
+    Makefile's other half sets, with $(wildcard); the blob enters by a symlink rule."""
+    (tmp_path / "Makefile").write_text(NVIDIA_MAKEFILE)
+    (tmp_path / "Kbuild").write_text(NVIDIA_KBUILD)
+    (tmp_path / "nvidia").mkdir()
+    (tmp_path / "nvidia" / "nvidia.Kbuild").write_text(NVIDIA_MODULE_KBUILD)
+    (tmp_path / "nvidia" / "nvidia-sources.Kbuild").write_text(
+        "NVIDIA_SOURCES =\nNVIDIA_SOURCES += nvidia/nv.c\nNVIDIA_SOURCES += nvidia/nv-mmap.c\n"
+    )
+    (tmp_path / "nvidia-modeset").mkdir()
+    (tmp_path / "nvidia-modeset" / "nvidia-modeset.Kbuild").write_text(
+        "obj-m += nvidia-modeset.o\nnvidia-modeset-y := nvidia-modeset/nvidia-modeset-linux.o\n"
+    )
+    issues: list[ScanIssue] = []
+    gaps: list[Gap] = []
+    modules, copies = read_kbuild(tmp_path / "Kbuild", tmp_path, issues, gaps=gaps)
+    by_name = {m.name: m for m in modules}
+    assert set(by_name) == {"nvidia", "nvidia-modeset"}, "nvidia-uvm has no directory"
+    assert [str(m.path) for m in by_name["nvidia"].members] == [
+        "nvidia/nv.o",
+        "nvidia/nv-mmap.o",
+        "nvidia/nv-kernel.o",
+    ]
+    # evidence points at the line of the included file that names the member
+    blob = by_name["nvidia"].members[-1]
+    assert (str(blob.evidence.path), blob.evidence.line) == ("nvidia/nvidia.Kbuild", 6)
+    rule = next(c for c in copies if str(c.target) == "nvidia/nv-kernel.o")
+    assert str(rule.source) == "nvidia/nv-kernel.o_binary"
+    assert not gaps, gaps
+
+
+def test_make_command_line_variables_win(tmp_path: Path) -> None:
+    (tmp_path / "mconfig").write_text("build_CHAOS = m\n")
+    (tmp_path / "Kbuild").write_text(
+        "include ${XA_ABSTOPSRCDIR}/mconfig\nobj-${build_CHAOS} += xt_CHAOS.o\nMOD := mine\n"
+        "obj-m += $(MOD).o\n"
+    )
+    issues: list[ScanIssue] = []
+    gaps: list[Gap] = []
+    modules, _ = read_kbuild(
+        tmp_path / "Kbuild",
+        tmp_path,
+        issues,
+        gaps=gaps,
+        command_line={"XA_ABSTOPSRCDIR": str(tmp_path), "MOD": "cmdline"},
+    )
+    assert sorted(m.name for m in modules) == ["cmdline", "xt_CHAOS"]
+    assert not gaps
+    # without the command line, the include is a gap naming the variable, never a silent drop
+    modules, _ = read_kbuild(tmp_path / "Kbuild", tmp_path, [], gaps=gaps)
+    assert sorted(m.name for m in modules) == ["mine"]
+    (gap,) = gaps
+    assert (str(gap.at.path), gap.at.line) == ("Kbuild", 1)
+    assert "XA_ABSTOPSRCDIR" in gap.reason
+
+
+def test_call_tab_conditions_and_shell_stand_ins(tmp_path: Path) -> None:
+    gaps: list[Gap] = []
+    (tmp_path / "Kbuild").write_text(
+        "pick = $(2) $(1)\n"
+        "ifneq\t($(CONFIG_X),)\nobj-m += $(call pick,a.o,b.o)\nendif\n"
+        "obj-m += $(shell ls *.o)\n"
+        "LIST != echo c.o\nobj-m += $(LIST)\n"
+    )
+    modules, _ = read_kbuild(tmp_path / "Kbuild", tmp_path, [], gaps=gaps)
+    assert [m.name for m in modules] == ["b", "a"]
+    assert [(g.at.line, "not run" in g.reason) for g in gaps] == [(5, True), (6, True)]
+
+
+def test_kbuild_records_give_the_composition_when_no_build_file_can_be_read(
+    tmp_path: Path,
+) -> None:
+    """A built tree whose build files say nothing gplscan can read (here: none at all):
+    <mod>.mod names the members, a symlinked member is judged by the file it names."""
+    import os
+    import shutil
+    import subprocess
+
+    from gplscan.scan import Options, run
+    from tests.helpers import FIXTURES, compile_object, need_tools
+
+    need_tools("gcc", "ld", "make", "nm", "objdump")
+    tree = tmp_path / "nv"
+    shutil.copytree(FIXTURES / "hyperv-2009" / "include", tree / "include")
+    (tree / "Kbuild").write_text("obj-m += nv.o\nnv-objs := main.o kern.o\n")
+    (tree / "main.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only\n#include <linux/module.h>\n"
+        "int blob_compute(int x);\nvoid main_callback(int e) { (void)e; }\n"
+        'int nv_probe(int x) { return blob_compute(x); }\nMODULE_LICENSE("GPL");\n'
+    )
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", tree / "kern.o_shipped")
+    subprocess.run(
+        ["make", "-f", str(FIXTURES / "minikbuild.mk"), "-C", str(tree), f"src={tree}"],
+        check=True,
+        capture_output=True,
+    )
+    shutil.rmtree(tree / "include")
+    (tree / "Kbuild").unlink()
+    (tree / "kern.o_shipped").rename(tree / "kern.o_binary")
+    (tree / "kern.o").unlink()
+    os.symlink("kern.o_binary", tree / "kern.o")
+    result = run(tree, Options(cache_dir=None))
+    (nv,) = result.binaries
+    assert nv.composition_known and nv.defined_at is not None
+    assert str(nv.defined_at.path) == "nv.mod"
+    kern = nv.component(PurePosixPath("kern.o"))
+    assert kern is not None and kern.origin.value == "closed"
+    assert str(kern.file) == "kern.o_binary"
+    assert any("kern.o is a symbolic link to kern.o_binary" in r for r in kern.reasons)
+    rules = {f.rule for f in result.findings}
+    assert "gpl-links-closed-object" in rules
+    assert "not-judged" not in rules, [f.message for f in result.findings]

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from gplscan.model import CopyRule, Evidence, MemberRef, ModuleSpec, ScanIssue
+from gplscan.model import CopyRule, Evidence, Gap, Location, MemberRef, ModuleSpec, ScanIssue
 
 MAX_INCLUDE_DEPTH = 16
 MAX_EXPANSION_DEPTH = 40
@@ -90,8 +90,23 @@ class _Reader:
         issues: list[ScanIssue],
         rel: Callable[[Path], PurePosixPath],
         config: Mapping[str, str] | None = None,
+        command_line: Mapping[str, str] | None = None,
+        outer: Callable[[str], str | None] | None = None,
+        gaps: list[Gap] | None = None,
     ) -> None:
+        self.gaps = gaps if gaps is not None else []
         self.config = config or {}
+        # variables set on make's command line (dkms.conf's MAKE line): they win over the
+        # files' own assignments, as in make
+        self.command_line = dict(command_line or {})
+        # a variable the build files never set: from the make that ran Kbuild (the
+        # Makefile's other half, its exports and its command line), when there is one
+        self.outer = outer
+        # what expansion met and could not evaluate: "\0<n>\0" stands in the text for
+        # construct n ($(shell ...)), so that a word made from it is known to be unknown
+        self.unevaluated: list[str] = []
+        self.undefined: set[str] = set()  # variables referenced and never set
+        self.here: tuple[Path, int, int] = (src_dir, 0, 0)  # file, line, include depth
         self.in_condition = False
         self.root = root
         self.src_dir = src_dir
@@ -147,12 +162,17 @@ class _Reader:
             i += 1
             yield start + 1, line, line.startswith("\t")
 
-    def _read_lines(self, path: Path, text: str, depth: int) -> None:
+    def _read_lines(self, path: Path, text: str, depth: int, at_line: int | None = None) -> None:
+        """Read makefile text: a file's, or (``at_line`` set) the text an ``$(eval)`` on
+        that line of ``path`` gives."""
         relpath = self.rel(path)
         # a stack of (active, taken) for nested conditionals
         cond: list[tuple[bool, bool]] = []
         current_rule: _Rule | None = None
         for lineno, raw, is_recipe in self._logical_lines(text):
+            if at_line is not None:
+                lineno = at_line
+            self.here = (path, lineno, depth)
             self.lines_read += 1
             if self.lines_read > MAX_LINES:
                 self.issues.append(
@@ -169,6 +189,9 @@ class _Reader:
                 continue
             evidence = Evidence("makefile", raw.strip(), relpath, lineno)
             keyword = line.split(None, 1)[0]
+            if "(" in keyword and keyword.startswith(("ifeq(", "ifneq(")):
+                keyword, _, rest = line.partition("(")
+                line = f"{keyword} ({rest}"
             if keyword in ("ifeq", "ifneq", "ifdef", "ifndef"):
                 result = self._condition(line) if active else False
                 cond.append((result, result))
@@ -206,6 +229,12 @@ class _Reader:
                 self._assign(assign, evidence)
                 continue
             rule = _RULE.match(line)
+            if rule is None and line.startswith(("$(", "${")):
+                # a line that is only an expansion, e.g. $(foreach m,$(MODS),$(eval include
+                # $(m)/$(m).Kbuild)): expanded for what its $(eval)s read
+                self.expand(line)
+                current_rule = None
+                continue
             if rule:
                 prereq_text, _, inline_recipe = rule.group("prereqs").partition(";")
                 current_rule = _Rule(
@@ -218,6 +247,31 @@ class _Reader:
         if cond:
             self._note(relpath, None, f"{len(cond)} conditional(s) not closed by 'endif'")
 
+    def gap(self, subject: str, relpath: PurePosixPath, line: int | None, reason: str) -> None:
+        """Something that decides what is built and could not be evaluated."""
+        self.gaps.append(
+            Gap(
+                subject,
+                reason,
+                Location(relpath, line),
+                evidence=(Evidence("makefile", reason, relpath, line),),
+            )
+        )
+
+    def unknown_parts(self, text: str) -> list[str]:
+        """The constructs not evaluated ($(shell ...)) whose stand-ins are in ``text``."""
+        return [self.unevaluated[int(n)] for n in re.findall(r"\x00(\d+)\x00", text)]
+
+    def describe_unknown(self, unknown: list[str]) -> str:
+        parts = [f"{u[:80]} (not run: gplscan does not run commands)" for u in unknown[:2]]
+        undefined = sorted(self.undefined - {"KERNELRELEASE"})
+        if undefined:
+            parts.append(
+                f"{', '.join(undefined[:4])} (never set in the tree: make's command line or "
+                "the environment sets it; dkms.conf's MAKE line can)"
+            )
+        return "; ".join(parts) or "a value gplscan could not work out"
+
     def _note(self, relpath: PurePosixPath, line: int | None, message: str) -> None:
         where = f"line {line}: " if line else ""
         self.issues.append(ScanIssue(relpath, "build", where + message, skipped=False))
@@ -226,7 +280,19 @@ class _Reader:
         self, path: Path, relpath: PurePosixPath, lineno: int, how: str, arg: str, depth: int
     ) -> None:
         optional = how != "include"
-        for name in self.expand(arg).split():
+        self.undefined.clear()
+        names = self.expand(arg).split()
+        unknown = self.unknown_parts(" ".join(names))
+        if not optional and (unknown or (self.undefined and not names)):
+            self.gap(
+                f"the include at {relpath}:{lineno}",
+                relpath,
+                lineno,
+                f"its file name depends on {self.describe_unknown(unknown)}, so what it "
+                "defines (modules, their objects) is not read",
+            )
+            return
+        for name in names:
             target = Path(name) if os.path.isabs(name) else path.parent / name
             resolved = target.resolve()
             if resolved in self.include_stack:
@@ -246,15 +312,27 @@ class _Reader:
                     )
                 )
                 continue
-            if not resolved.is_relative_to(self.root):
+            if not resolved.is_relative_to(self.root) or not target.is_file():
                 if not optional:
-                    self._note(
-                        relpath, lineno, f"include of {name} is outside the target; not read"
+                    where = (
+                        "is outside the target"
+                        if not resolved.is_relative_to(self.root)
+                        else "is not in the target"
                     )
-                continue
-            if not target.is_file():
-                if not optional:
-                    self._note(relpath, lineno, f"included file {name} is not in the target")
+                    undefined = sorted(self.undefined - {"KERNELRELEASE"})
+                    why = (
+                        f" ({', '.join(undefined)} not set: make's command line or the "
+                        "environment sets it)"
+                        if undefined
+                        else ""
+                    )
+                    self.gap(
+                        f"the include at {relpath}:{lineno}",
+                        relpath,
+                        lineno,
+                        f"the file it names, {name}, {where}{why}, so what it defines "
+                        "(modules, their objects) is not read",
+                    )
                 continue
             self.read(target, depth + 1)
 
@@ -265,12 +343,10 @@ class _Reader:
         if not name:
             return
         if op == "!=":
-            self._note(
-                evidence.path or PurePosixPath("?"),
-                evidence.line,
-                f"shell assignment to {name} not run",
-            )
-            return
+            value = self.stand_in(f"{name} != {value.strip()}")
+            op = ":="
+        if name in self.command_line:
+            return  # a command-line variable overrides the files' assignments, as in make
         if op == "?=" and (name in self.db.variables or name in self.builtins):
             return
         conditional = "$" in m.group("name")
@@ -302,7 +378,8 @@ class _Reader:
         self.in_condition = True
         try:
             keyword, _, rest = line.partition(" ")
-            rest = rest.strip()
+            keyword, _, more = keyword.partition("\t")  # make takes a TAB as a space
+            rest = (more + " " + rest).strip()
             if keyword in ("ifdef", "ifndef"):
                 defined = bool(self.expand(f"$({rest})").strip())
                 return defined if keyword == "ifdef" else not defined
@@ -393,31 +470,34 @@ class _Reader:
         return "".join(out)
 
     def _lookup(self, name: str, depth: int) -> str:
+        if name in self.command_line:
+            return self.command_line[name]
         if name in self.db.variables:
             return " ".join(w.text for w in self.value(name, depth))
         if name in self.builtins:
             return self.builtins[name]
         if name.startswith("CONFIG_"):
             return self.config.get(name[7:], "y" if self.in_condition else "m")
-        return os.environ.get(name, "") if name in ("HOME", "USER") else ""
+        if self.outer is not None:
+            value = self.outer(name)
+            if value is not None:
+                return value
+        self.undefined.add(name)
+        return ""
+
+    def stand_in(self, construct: str) -> str:
+        """A word that stands for what a construct gplscan does not evaluate would give."""
+        self.unevaluated.append(construct)
+        return f"\x00{len(self.unevaluated) - 1}\x00"
 
     def _reference(self, body: str, depth: int) -> str:
         head, sep, rest = body.partition(" ")
         func = _FUNCTIONS.get(head) if sep else None
         if func is not None:
             return func(self, rest, depth)
-        if head in (
-            "shell",
-            "eval",
-            "call",
-            "foreach",
-            "value",
-            "origin",
-            "info",
-            "warning",
-            "error",
-            "file",
-        ):
+        if sep and head == "shell":
+            return self.stand_in(f"$({body})")
+        if sep and head in ("info", "warning", "error", "file"):
             return ""
         name = self.expand(body, depth)
         subst = re.fullmatch(r"([^:]+):([^=]*)=(.*)", name)
@@ -553,6 +633,9 @@ def _f_if(r: _Reader, rest: str, d: int) -> str:
 def _f_wildcard(r: _Reader, rest: str, d: int) -> str:
     found: list[str] = []
     for pat in r.expand(rest, d).split():
+        if "\x00" in pat:  # made from what was not evaluated: so is what it names
+            found.append(pat)
+            continue
         base = pat if os.path.isabs(pat) else os.path.join(r.src_dir, pat)
         directory, name = os.path.split(base)
         if not Path(directory).resolve().is_relative_to(r.root):
@@ -561,8 +644,82 @@ def _f_wildcard(r: _Reader, rest: str, d: int) -> str:
             names = sorted(os.listdir(directory))
         except OSError:
             continue
-        found.extend(os.path.join(directory, n) for n in names if fnmatch.fnmatchcase(n, name))
+        shown = os.path.dirname(pat)  # make gives names in the form the pattern has
+        found.extend(
+            os.path.join(shown, n) if shown else n for n in names if fnmatch.fnmatchcase(n, name)
+        )
     return " ".join(found)
+
+
+def _f_eval(r: _Reader, rest: str, d: int) -> str:
+    """``$(eval TEXT)``: TEXT expanded, then read as makefile lines (of the line it is on)."""
+    text = r.expand(rest, d)
+    path, line, depth = r.here
+    if text.strip() and d < MAX_EXPANSION_DEPTH:
+        r._read_lines(path, text, depth, at_line=line)
+        r.here = (path, line, depth)
+    return ""
+
+
+def _f_foreach(r: _Reader, rest: str, d: int) -> str:
+    """``$(foreach VAR,LIST,TEXT)``: TEXT expanded with VAR set to each word of LIST."""
+    name, words, body = _split_commas(rest, 3)
+    name = r.expand(name, d).strip()
+    path, line, _ = r.here
+    evidence = Evidence("makefile", f"$(foreach {name},...)", r.rel(path), line)
+    saved = r.db.variables.get(name)
+    out = []
+    try:
+        for word in r.expand(words, d).split():
+            r.db.variables[name] = _Var([Word(word, evidence)], recursive=False)
+            out.append(r.expand(body, d))
+    finally:
+        if saved is None:
+            r.db.variables.pop(name, None)
+        else:
+            r.db.variables[name] = saved
+    return " ".join(o for o in out if o.strip())
+
+
+def _f_call(r: _Reader, rest: str, d: int) -> str:
+    """``$(call VAR,ARG1,ARG2,...)``: VAR's value expanded with $(1), $(2), ... set."""
+    parts = _split_commas(rest, rest.count(",") + 1)
+    name = r.expand(parts[0], d).strip()
+    var = r.db.variables.get(name)
+    if var is None or name in r.expanding:
+        return ""
+    args = {str(i): r.expand(a, d) for i, a in enumerate(parts[1:], 1)}
+    args["0"] = name
+    path, line, _ = r.here
+    evidence = Evidence("makefile", f"$(call {name},...)", r.rel(path), line)
+    saved = {k: r.db.variables.get(k) for k in args}
+    for k, v in args.items():
+        r.db.variables[k] = _Var([Word(w, evidence) for w in v.split()], recursive=False)
+    r.expanding.add(name)
+    try:
+        text = " ".join(w.text for w in var.words)
+        return r.expand(text, d) if var.recursive else text
+    finally:
+        r.expanding.discard(name)
+        for k, old in saved.items():
+            if old is None:
+                r.db.variables.pop(k, None)
+            else:
+                r.db.variables[k] = old
+
+
+def _f_value(r: _Reader, rest: str, d: int) -> str:
+    var = r.db.variables.get(r.expand(rest, d).strip())
+    return " ".join(w.text for w in var.words) if var is not None else ""
+
+
+def _f_origin(r: _Reader, rest: str, d: int) -> str:
+    name = r.expand(rest, d).strip()
+    if name in r.command_line:
+        return "command line"
+    if name in r.db.variables:
+        return "file"
+    return "default" if name in ("CC", "LD", "AR", "AS", "CPP", "CXX", "RM") else "undefined"
 
 
 def _f_sort(r: _Reader, rest: str, d: int) -> str:
@@ -589,6 +746,11 @@ _FUNCTIONS: dict[str, Callable[[_Reader, str, int], str]] = {
     "wildcard": _f_wildcard,
     "sort": _f_sort,
     "firstword": _f_firstword,
+    "eval": _f_eval,
+    "foreach": _f_foreach,
+    "call": _f_call,
+    "value": _f_value,
+    "origin": _f_origin,
 }
 
 
@@ -640,9 +802,21 @@ def build_file_for(directory: Path) -> Path | None:
 
 
 def read_kbuild(
-    build_file: Path, root: Path, issues: list[ScanIssue], config: Mapping[str, str] | None = None
+    build_file: Path,
+    root: Path,
+    issues: list[ScanIssue],
+    config: Mapping[str, str] | None = None,
+    *,
+    gaps: list[Gap] | None = None,
+    command_line: Mapping[str, str] | None = None,
 ) -> tuple[list[ModuleSpec], list[CopyRule]]:
-    """Modules (with members) and copy rules one directory's build file describes."""
+    """Modules (with members) and copy rules one directory's build file describes.
+
+    ``command_line`` holds variables set on make's command line (dkms.conf's MAKE line).
+    A variable the file never sets is taken from the make that runs Kbuild: the other half
+    of the directory's Makefile (read with KERNELRELEASE unset), then the target's top
+    Makefile's. What decides the modules and cannot be evaluated is added to ``gaps``.
+    """
 
     def rel(p: Path) -> PurePosixPath:
         try:
@@ -651,9 +825,24 @@ def read_kbuild(
             return PurePosixPath(p.name)
 
     directory = build_file.parent
-    reader = _Reader(root, directory.resolve(), issues, rel, config)
+    outer = _OuterMake(root, directory.resolve(), rel, config, command_line)
+    reader = _Reader(root, directory.resolve(), issues, rel, config, command_line, outer, gaps)
     reader.read(build_file)
     dir_rel = rel(directory)
+
+    def unknown(word: Word, what: str) -> bool:
+        """Whether a word is made from a construct gplscan did not evaluate (a gap)."""
+        parts = reader.unknown_parts(word.text)
+        if not parts:
+            return False
+        where = word.evidence.path or dir_rel
+        reader.gap(
+            f"{what} at {where}:{word.evidence.line}",
+            where,
+            word.evidence.line,
+            f"it depends on {reader.describe_unknown(parts)}",
+        )
+        return True
 
     def object_path(word: str) -> PurePosixPath | None:
         path = Path(word) if os.path.isabs(word) else directory / word
@@ -687,6 +876,8 @@ def read_kbuild(
     modules: list[ModuleSpec] = []
     seen: set[str] = set()
     for word in reader.value("obj-m"):
+        if unknown(word, "a module name (obj-m)"):
+            continue
         if not word.text.endswith(".o"):
             continue
         name = PurePosixPath(word.text).name[:-2]
@@ -696,6 +887,8 @@ def read_kbuild(
         members: list[MemberRef] = []
         for suffix in ("-objs", "-y", "-m"):
             for w in reader.value(name + suffix):
+                if unknown(w, f"an object of {name} ({name}{suffix})"):
+                    continue
                 if not _OBJECT_LIKE.search(w.text):
                     continue  # subdirectories and stray words are not members
                 target = object_path(w.text)
@@ -743,7 +936,16 @@ def read_kbuild(
                     )
             continue
         shipped = [p for p in rule.prereqs if "%" not in p and p.endswith("_shipped")]
-        linking = any(re.search(r"\b(cp|cat|ln|install)\b", r) for r in rule.recipe)
+        linking = any(re.search(r"\b(cp|cat|ln|install|symlink)\b", r) for r in rule.recipe)
+        # an object made from one prebuilt object (nv-kernel.o: nv-kernel.o_binary, made
+        # by $(call if_changed,symlink)): a copy, whatever the recipe says
+        prebuilt = [
+            p
+            for p in rule.prereqs
+            if "%" not in p and _OBJECT_LIKE.search(p) and not p.endswith((".c", ".S"))
+        ]
+        if all(t.endswith(".o") for t in rule.targets) and len(prebuilt) == 1:
+            shipped = shipped or prebuilt
         if not shipped and not linking:
             continue
         sources = shipped or [p for p in rule.prereqs if "%" not in p][:1]
@@ -755,6 +957,48 @@ def read_kbuild(
             if target is not None and source is not None:
                 copies.append(CopyRule(target, source, rule.evidence))
     return modules, copies
+
+
+class _OuterMake:
+    """Variables of the make that runs Kbuild, read only when first asked for: the other
+    half of the directory's Makefile (``ifneq ($(KERNELRELEASE),)`` ... ``else``) and the
+    target's top Makefile, read with KERNELRELEASE unset. What an out-of-tree Makefile
+    passes down (``make -C $(KDIR) M=$(PWD) NV_KERNEL_MODULES=...``, ``export``) is there."""
+
+    def __init__(
+        self,
+        root: Path,
+        directory: Path,
+        rel: Callable[[Path], PurePosixPath],
+        config: Mapping[str, str] | None,
+        command_line: Mapping[str, str] | None,
+    ) -> None:
+        self.files = [
+            d / name
+            for d in dict.fromkeys((directory, root))
+            for name in ("Makefile", "makefile", "GNUmakefile")
+            if (d / name).is_file()
+        ][:2]
+        self.args = (root, rel, config, command_line)
+        self.readers: list[_Reader] | None = None
+
+    def __call__(self, name: str) -> str | None:
+        if not self.files or name.startswith(("KBUILD_", "CONFIG_")):
+            return None
+        if self.readers is None:
+            self.readers = []
+            root, rel, config, command_line = self.args
+            for path in self.files:
+                reader = _Reader(root, path.parent, [], rel, config, command_line)
+                del reader.builtins["KERNELRELEASE"]
+                reader.read(path)
+                self.readers.append(reader)
+        for reader in self.readers:
+            if name in reader.db.variables:
+                value = " ".join(w.text for w in reader.value(name))
+                # a stand-in for a construct it did not evaluate means nothing here
+                return value if "\x00" not in value else None
+        return None
 
 
 def _dedupe(members: list[MemberRef]) -> list[MemberRef]:

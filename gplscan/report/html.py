@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from gplscan.findings import EXIT_ERROR, EXIT_FINDINGS, exit_code
+from gplscan.findings import EXIT_ERROR, EXIT_FINDINGS, exit_code, not_judged
 from gplscan.model import (
     SEVERITY_RANK,
     Binary,
@@ -121,6 +121,16 @@ def verdict(result: ScanResult, fail_on: str, allow_partial: bool) -> Verdict:
             code,
             "Fails",
             f"{len(failing)} new finding(s) at or above {fail_on} (--fail-on {fail_on}).",
+        )
+    gaps = not_judged(result)
+    if gaps:
+        return Verdict(
+            "incomplete",
+            code,
+            "Incomplete: not everything could be judged",
+            f"{len(gaps)} thing(s) that decide the verdict could not be established; each "
+            "not-judged finding below says what and why. Nothing at or above "
+            f"{fail_on} was found in the rest.",
         )
     return Verdict(
         "pass",

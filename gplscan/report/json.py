@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gplscan.findings import verdict
 from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity, Waiver
 
 SCHEMA = "gplscan/1"
@@ -109,6 +110,10 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
             "objects": result.object_count,
             "binaries": len(result.binaries),
             "findings": counts,
+            # fails | incomplete | passes, by --fail-on: never "passes" with anything
+            # not judged (a not-judged finding) or not read (an issue that skipped a file)
+            "verdict": str(verdict(result)),
+            "fail_on": result.fail_on,
         },
         "binaries": [_binary(b) for b in result.binaries],
         "findings": [_finding(f) for f in result.findings],

@@ -13,6 +13,7 @@ from rich.console import Console, Group
 from rich.text import Text
 from rich.tree import Tree
 
+from gplscan.findings import Verdict, not_judged, verdict
 from gplscan.model import SEVERITY_RANK, Binary, Finding, Origin, ScanResult, Severity
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -93,8 +94,14 @@ def summary_line(result: ScanResult) -> str:
         f"{counts[Severity.INFO]} info"
     )
     if skipped:
-        text += f"; INCOMPLETE: {skipped} file(s) or part(s) not read"
-    return text
+        text += f"; {skipped} file(s) or part(s) not read"
+    gaps = len(not_judged(result))
+    if gaps:
+        text += f"; {gaps} thing(s) not judged"
+    return f"{_VERDICT_WORD[verdict(result)]}: {text}"
+
+
+_VERDICT_WORD = {Verdict.FAILS: "FAIL", Verdict.INCOMPLETE: "INCOMPLETE", Verdict.PASSES: "PASS"}
 
 
 def render(result: ScanResult, *, color: bool = False, width: int | None = None) -> str:

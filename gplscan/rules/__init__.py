@@ -32,7 +32,7 @@ def load_rules(
     ``parse`` turns a file's text into its document (a scan passes one that remembers
     documents by content, in its cache).
     """
-    from gplscan.rules.predicates import PREDICATES
+    from gplscan.rules.predicates import PREDICATES, TARGET_PREDICATES
 
     own = rules_dir()
     directory = directory or own
@@ -58,10 +58,10 @@ def load_rules(
         if doc.get("deprecated"):
             continue
         predicate = doc["when"]["predicate"]
-        if predicate not in PREDICATES:
+        if predicate not in PREDICATES and predicate not in TARGET_PREDICATES:
             raise RuleError(
                 f"{path.name}: unknown predicate {predicate!r} "
-                f"(known: {', '.join(sorted(PREDICATES))})"
+                f"(known: {', '.join(sorted({*PREDICATES, *TARGET_PREDICATES}))})"
             )
         if doc["id"] in seen_ids:
             raise RuleError(

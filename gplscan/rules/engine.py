@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from gplscan.model import Binary, Rule
-from gplscan.rules.predicates import PREDICATES, Context, Match
+from gplscan.rules.predicates import PREDICATES, TARGET_PREDICATES, Context, Match
 
 
 def evaluate(
     rules: Iterable[Rule], binaries: Iterable[Binary], ctx: Context
-) -> Iterator[tuple[Rule, Binary, Match]]:
-    """Every (rule, binary, match) where a rule fires."""
+) -> Iterator[tuple[Rule, Binary | None, Match]]:
+    """Every (rule, binary, match) where a rule fires; the binary is None for a finding
+    about the whole target (a target predicate's, e.g. a tree where no binary is found)."""
     binaries = list(binaries)
     for rule in rules:
-        predicate = PREDICATES[rule.predicate]
         params = dict(rule.params)
+        whole = TARGET_PREDICATES.get(rule.predicate)
+        if whole is not None:
+            yield from ((rule, b, m) for b, m in whole(ctx, params))
+            continue
+        predicate = PREDICATES[rule.predicate]
         for binary in binaries:
             for match in predicate(ctx, binary, params):
                 yield rule, binary, match

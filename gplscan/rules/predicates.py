@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from gplscan.model import Binary, Component, Edge, Evidence, Location, Origin, Severity
+from gplscan.model import Binary, Component, Edge, Evidence, Gap, Location, Origin, Severity
 from gplscan.policy import LicenseData
 
 
@@ -31,6 +31,7 @@ class Context:
     wrappers: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
     allow: tuple[str, ...] | None = None  # the project's license policy (config [licenses])
     deny: tuple[str, ...] = ()
+    gaps: tuple[Gap, ...] = ()  # what could not be established (rule not-judged)
     _ties: dict[str, list[Edge]] = field(default_factory=dict)
     _consumers: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _accepts: dict[bytes | None, bool] = field(default_factory=dict)
@@ -100,6 +101,8 @@ class Match:
 
 
 Predicate = Callable[[Context, Binary, Mapping[str, object]], Iterable[Match]]
+# a predicate over the whole target, once: yields (the binary concerned or None, match)
+TargetPredicate = Callable[[Context, Mapping[str, object]], Iterable[tuple[Binary | None, Match]]]
 
 
 # --- shared questions ---------------------------------------------------------------------
@@ -572,6 +575,27 @@ def _declared_evidence(binary: Binary) -> tuple[Evidence, ...]:
 def _where(evidence: Evidence) -> Location:
     return Location(evidence.path or PurePosixPath("."), evidence.line)
 
+
+def not_judged(ctx: Context, params: Mapping[str, object]) -> Iterable[tuple[Binary | None, Match]]:
+    """Every gap: something that decides the verdict and could not be established."""
+    for gap in ctx.gaps:
+        binary = ctx.binaries.get(str(gap.binary)) if gap.binary is not None else None
+        yield (
+            binary,
+            Match(
+                location=gap.at,
+                object=str(gap.at.path),
+                symbol=None,
+                evidence=gap.evidence or (Evidence("scan", gap.reason, gap.at.path, gap.at.line),),
+                fields={"subject": gap.subject, "reason": gap.reason},
+                # identity by subject and file, not line or wording: an edit elsewhere in
+                # the file or a reason worded differently is not a new finding
+                content=gap.subject,
+            ),
+        )
+
+
+TARGET_PREDICATES: dict[str, TargetPredicate] = {"not_judged": not_judged}
 
 PREDICATES: dict[str, Predicate] = {
     "links_closed_object": links_closed_object,
