@@ -378,7 +378,9 @@ def _judgement_gaps(
                 )
             )
         declared = b.declared.value if b.declared is not None else None
-        if declared is not None and licenses.kernel_accepts(declared):
+        if b.kind not in ("kernel-module", "planned") or (
+            declared is not None and licenses.kernel_accepts(declared)
+        ):
             continue
         at = b.declared.at if b.declared is not None and b.declared.at else Location(b.path)
         if b.kind == "planned":

@@ -65,7 +65,10 @@ def test_hostile_tree_is_scanned_to_the_end_and_marked_incomplete(hostile: Path)
     assert "not a regular file" in issues["a-fifo"]["message"]
     assert "would loop" in issues["Makefile"]["message"]
 
-    (module,) = report["binaries"]
+    disguised, module = report["binaries"]  # sorted by path
+    # an ELF object named like a source, that nothing accounts for, is closed code
+    assert (disguised["path"], disguised["kind"]) == ("elf-named.c", "relocatable")
+    assert [c["origin"] for c in disguised["components"]] == ["closed"]
     origins = {c["path"]: c for c in module["components"]}
     assert origins["main.o"]["origin"] == "source"
     assert origins["gen.o"]["origin"] == "source", "a text *_shipped is a generated source"

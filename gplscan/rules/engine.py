@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from gplscan.model import Binary, Rule
-from gplscan.rules.predicates import PREDICATES, TARGET_PREDICATES, Context, Match
+from gplscan.rules.predicates import (
+    MODULE_PREDICATES,
+    PREDICATES,
+    TARGET_PREDICATES,
+    Context,
+    Match,
+    is_module,
+)
 
 
 def evaluate(
@@ -21,6 +28,9 @@ def evaluate(
             yield from ((rule, b, m) for b, m in whole(ctx, params))
             continue
         predicate = PREDICATES[rule.predicate]
+        modules_only = rule.predicate in MODULE_PREDICATES
         for binary in binaries:
+            if modules_only and not is_module(binary):
+                continue
             for match in predicate(ctx, binary, params):
                 yield rule, binary, match

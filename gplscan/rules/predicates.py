@@ -52,7 +52,7 @@ class Context:
                 frozenset(
                     path
                     for path, b in self.binaries.items()
-                    if b.kind != "planned" and not self.accepted(b)
+                    if b.kind == "kernel-module" and not self.accepted(b)
                 )
             )
         return self._proprietary[0]
@@ -596,6 +596,25 @@ def not_judged(ctx: Context, params: Mapping[str, object]) -> Iterable[tuple[Bin
 
 
 TARGET_PREDICATES: dict[str, TargetPredicate] = {"not_judged": not_judged}
+
+# predicates about what a kernel module declares and imports: other binaries (an object
+# of the tree that is linked into nothing, a program) have no MODULE_LICENSE to judge
+MODULE_PREDICATES = frozenset(
+    {
+        "declared_compatible_but_holds_closed",
+        "license_string_trick",
+        "declared_license_category",
+        "gpl_only_imports_in_non_gpl",
+        "gpl_module_imports_proprietary",
+        "gpl_symbol_reexport",
+    }
+)
+
+
+def is_module(binary: Binary) -> bool:
+    """A kernel module, built or planned by the build files."""
+    return binary.kind in ("kernel-module", "planned")
+
 
 PREDICATES: dict[str, Predicate] = {
     "links_closed_object": links_closed_object,

@@ -1,0 +1,71 @@
+"""Closed code found whatever the build says: every relocatable object of a tree with
+sources is accounted for by a source, linked into a binary, tied to one by symbols, or
+listed on its own (issue 12, item 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from gplscan.model import Origin
+from gplscan.scan import Options, run
+from tests.helpers import FIXTURES, compile_object
+
+MAIN_C = (
+    "// SPDX-License-Identifier: GPL-2.0-only\n"
+    "int blob_compute(int x);\n"
+    "void main_callback(int e) { (void)e; }\n"
+    "int drv_probe(int x)\n{\n\treturn blob_compute(x);\n}\n"
+    'MODULE_LICENSE("GPL");\n'
+)
+
+
+def _no_detection(path: Path) -> tuple[None, tuple[()]]:
+    return None, ()
+
+
+def _tree(root: Path, kbuild: str) -> Path:
+    (root / "vendor").mkdir(parents=True)
+    (root / "Kbuild").write_text(kbuild)
+    (root / "main.c").write_text(MAIN_C)
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", root / "vendor" / "core.o_binary")
+    return root
+
+
+def test_a_blob_no_build_file_names_is_tied_to_the_module_whose_sources_call_it(
+    tmp_path: Path,
+) -> None:
+    tree = _tree(tmp_path / "t", "obj-m += drv.o\ndrv-objs := main.o $(VENDOR_OBJS)\n")
+    result = run(tree, Options(cache_dir=None), detector=_no_detection)
+    (drv,) = result.binaries
+    blob = drv.component(PurePosixPath("vendor/core.o_binary"))
+    assert blob is not None and blob.origin is Origin.CLOSED
+    assert blob.linked_by.path == PurePosixPath("main.c") and blob.linked_by.line == 6
+    assert "blob_compute" in blob.linked_by.text
+    rules = {f.rule for f in result.findings}
+    assert {"gpl-links-closed-object", "closed-object"} <= rules
+
+
+def test_a_blob_tied_to_nothing_is_listed_on_its_own(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "t", "obj-m += drv.o\ndrv-objs := main.o\n")
+    (tree / "main.c").write_text(
+        MAIN_C.replace("blob_compute(x)", "x").replace("int blob_compute(int x);\n", "")
+    )
+    result = run(tree, Options(cache_dir=None), detector=_no_detection)
+    by_path = {str(b.path): b for b in result.binaries}
+    assert set(by_path) == {"drv.ko", "vendor/core.o_binary"}
+    alone = by_path["vendor/core.o_binary"]
+    assert alone.kind == "relocatable"
+    assert [c.origin for c in alone.components] == [Origin.CLOSED]
+    assert [(f.rule, f.binary) for f in result.findings] == [
+        ("closed-object", "vendor/core.o_binary")
+    ]
+
+
+def test_objects_built_from_the_tree_are_not_closed(tmp_path: Path) -> None:
+    tree = _tree(tmp_path / "t", "obj-m += drv.o\ndrv-objs := main.o\n")
+    (tree / "vendor" / "core.o_binary").unlink()
+    (tree / "tool.c").write_text("// SPDX-License-Identifier: MIT\nint tool(void) { return 1; }\n")
+    compile_object(tree / "tool.c", tree / "tool.o")
+    result = run(tree, Options(cache_dir=None), detector=_no_detection)
+    assert [str(b.path) for b in result.binaries] == ["drv.ko"]
+    assert not [f for f in result.findings if "closed" in f.rule]
