@@ -30,6 +30,7 @@ from gplscan.facts.collect import (
     read_sources,
 )
 from gplscan.facts.detection import Detection, ScancodeDetector
+from gplscan.facts.dkms import DkmsConf, read_dkms_conf
 from gplscan.facts.includes import host_arch, include_closure, kernel_include_dirs
 from gplscan.facts.kbuild import apply_records, build_file_for, read_kbuild
 from gplscan.facts.kconfig import KconfigTypes
@@ -164,10 +165,10 @@ def _run(
     arch = options.arch or host_arch()
     # an inventory alone needs no link graph: the build files are not read
     build_gaps: list[Gap] = []
-    modules, copies = (
+    modules, copies, dkms = (
         _build_facts(root, records, issues, build_gaps, arch, options.changed)
         if options.rules
-        else ((), {})
+        else ((), {}, [])
     )
     light = {
         rel: SourceFacts(rel, r.spdx, r.spdx_error)
@@ -238,8 +239,10 @@ def _run(
     findings: tuple[Finding, ...] = ()
     if rules:
         gaps = [*build_gaps, *_judgement_gaps(binaries, records, kernel, licenses)]
-        if options.changed is None and not binaries:
-            gaps.extend(_nothing_found(records))
+        if options.changed is None:
+            gaps.extend(_dkms_gaps(dkms, binaries))
+            if not binaries:
+                gaps.extend(_nothing_found(records))
         ctx = Context(
             gaps=tuple(gaps),
             licenses=licenses,
@@ -304,7 +307,7 @@ def _build_facts(
     gaps: list[Gap],
     arch: str,
     changed: frozenset[PurePosixPath] | None = None,
-) -> tuple[tuple[ModuleSpec, ...], dict[PurePosixPath, CopyRule]]:
+) -> tuple[tuple[ModuleSpec, ...], dict[PurePosixPath, CopyRule], list[DkmsConf]]:
     modules: list[ModuleSpec] = []
     copies: dict[PurePosixPath, CopyRule] = {}
     config = KconfigTypes(
@@ -316,6 +319,7 @@ def _build_facts(
         ),
         arch,
     )
+    dkms = _dkms_confs(root, records, issues)
     build_dirs = sorted(
         {rel.parent for rel, r in records.items() if r.entry.kind is FileKind.BUILD}
     )
@@ -329,7 +333,12 @@ def _build_facts(
             continue
         try:
             mods, rules = read_kbuild(
-                build_file, root, issues, config.for_directory(directory), gaps=gaps
+                build_file,
+                root,
+                issues,
+                config.for_directory(directory),
+                gaps=gaps,
+                command_line=_make_command_line(dkms, directory, root),
             )
         except (ValueError, RecursionError, OSError) as exc:  # a reader bug: judged as unread
             rel = PurePosixPath(build_file.relative_to(root).as_posix())
@@ -350,7 +359,79 @@ def _build_facts(
     specs = tuple(apply_records(m, root) for m in modules)
     if changed is not None:
         specs = tuple(m for m in specs if _touches(m, changed))
-    return specs, copies
+    return specs, copies, dkms
+
+
+def _dkms_confs(
+    root: Path, records: Mapping[PurePosixPath, FileRecord], issues: list[ScanIssue]
+) -> list[DkmsConf]:
+    """Every dkms.conf of the target, read statically (never run)."""
+    out = []
+    for rel in sorted(p for p in records if p.name == "dkms.conf"):
+        try:
+            text = (root / rel).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            issues.append(ScanIssue(rel, "build", f"not readable: {exc.strerror or exc}"))
+            continue
+        conf = read_dkms_conf(text, rel)
+        out.append(conf)
+        for patch, line in conf.patches:
+            issues.append(
+                ScanIssue(
+                    rel,
+                    "build",
+                    f"line {line}: dkms applies {patch} before it builds; gplscan read the "
+                    "sources as shipped, without it",
+                    skipped=False,
+                )
+            )
+    return out
+
+
+def _make_command_line(
+    dkms: list[DkmsConf], directory: PurePosixPath, root: Path
+) -> dict[str, str]:
+    """The variables dkms.conf's MAKE line sets, for the build files of its package."""
+    for conf in dkms:
+        home = conf.path.parent
+        if home == directory or home in directory.parents or str(home) == ".":
+            return conf.make_variables(str(root / home))
+    return {}
+
+
+def _dkms_gaps(dkms: list[DkmsConf], binaries: tuple[Binary, ...]) -> list[Gap]:
+    """Every module a dkms.conf names is in the report: judged, or not judged, here."""
+    gaps = []
+    for conf in dkms:
+        home = conf.path.parent
+        for module in conf.modules:
+            where = home / module.location if module.location else home
+            found = [
+                b
+                for b in binaries
+                if b.path.name == f"{module.name}.ko"
+                or (b.name == module.name and b.kind != "relocatable")
+            ]
+            if found:
+                continue
+            gaps.append(
+                Gap(
+                    f"{module.name}.ko, which dkms.conf builds",
+                    f"dkms.conf names it (BUILT_MODULE_NAME[{module.index}], built in "
+                    f"{where}), but no build file gplscan could read describes it and it is "
+                    "not built in the target, so what it links is not known",
+                    Location(conf.path, module.line),
+                    evidence=(
+                        Evidence(
+                            "makefile",
+                            f'BUILT_MODULE_NAME[{module.index}]="{module.name}"',
+                            conf.path,
+                            module.line,
+                        ),
+                    ),
+                )
+            )
+    return gaps
 
 
 def _judgement_gaps(
