@@ -133,6 +133,20 @@ def test_gpl2_notice_without_tag(tmp_path: Path) -> None:
     assert "free software" in match.matched_text
 
 
+def test_remarks_about_gpl_only_symbols_are_no_license(tmp_path: Path) -> None:
+    """NVIDIA's proprietary nv.c speaks of the kernel's GPL-only symbols in comments."""
+    text = (
+        "/*\n * Copyright 1999-2021 by NVIDIA Corporation.  All rights reserved.  All\n"
+        " * information contained herein is proprietary and confidential to NVIDIA\n"
+        " * Corporation.\n */\n\nint f(void)\n{\n"
+        "        /*\n         * to call GPL sme_active symbol, this bug has already been\n"
+        "         */\n        return 0;\n}\n"
+        "    /* init_sync_kiocb() internally uses GPL licensed __get_task_ioprio() from */\n"
+    )
+    result = detect_licenses(_write(tmp_path, "nv.c", text))
+    assert result.expression is not None and "GPL" not in result.expression, result
+
+
 def test_mit_license_text(tmp_path: Path) -> None:
     result = detect_licenses(_write(tmp_path, "LICENSE", MIT_TEXT))
     assert result.expression == "MIT"

@@ -484,7 +484,11 @@ class Detector:
         texts = {id(m): m.matched_text(whole_lines=False, highlight=False) for m in raw}
         # Idiom calls are blanked out of the regions, so a match cannot span only idiom lines
         # (what _is_idiom_match also checks); its own text may still be an idiom variant.
-        kept = [m for m in raw if not is_kernel_idiom(texts[id(m)])]
+        kept = [
+            m
+            for m in raw
+            if not is_kernel_idiom(texts[id(m)]) and not _symbol_remark(m, texts[id(m)])
+        ]
         expressions: list[str] = []
         matches: list[LicenseMatch] = []
         for detection in _detections(engine, kept):
@@ -738,6 +742,20 @@ def _is_idiom_line(line: str, comment: bool = True) -> bool:
         if not rest.strip() or (comment and _TRAILING_COMMENT.fullmatch(rest)):
             return True
     return False
+
+
+# A remark about the kernel's GPL-only interfaces, not a license statement: NVIDIA's
+# proprietary nv.c says "to call GPL sme_active symbol" and "uses GPL licensed
+# __get_task_ioprio()", which scancode matches as GPL-1.0-or-later (bare "GPL" rules).
+_SYMBOL_REMARK = re.compile(r"symbol|export|\w\(\)|GPL[-_ ]only|_GPL\b", re.IGNORECASE)
+
+
+def _symbol_remark(match: Any, matched_text: str) -> bool:
+    """A match of a few words on a line that speaks of symbols or exports."""
+    if len(matched_text.split()) > 3:
+        return False
+    whole = match.matched_text(whole_lines=True, highlight=False)
+    return len(whole.splitlines()) <= 1 and bool(_SYMBOL_REMARK.search(whole))
 
 
 def combine_and(expressions: Iterable[str]) -> str | None:
