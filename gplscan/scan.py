@@ -464,6 +464,31 @@ def _judgement_gaps(
         ):
             continue
         at = b.declared.at if b.declared is not None and b.declared.at else Location(b.path)
+        if b.declared is None and b.kind == "planned" and not b.license_note and b.conditional:
+            # proprietary-module reports a missing MODULE_LICENSE of a module that is surely
+            # built; an obj-$(CONFIG_X) one is judged here
+            gaps.append(
+                Gap(
+                    f"the license {b.path} declares",
+                    "no MODULE_LICENSE was found in the sources of this module "
+                    "(obj-$(CONFIG_...): built only when the option is m), so whether the "
+                    "kernel takes it as GPL-compatible is not known",
+                    _build_line(b),
+                    b.path,
+                )
+            )
+            continue
+        if b.declared is None and b.license_note:
+            gaps.append(
+                Gap(
+                    f"the license {b.path} declares",
+                    f"{b.license_note}, so whether the kernel takes it as GPL-compatible (and "
+                    "lets it use GPL-only symbols) is not known",
+                    _build_line(b),
+                    b.path,
+                )
+            )
+            continue
         if b.kind == "planned":
             if b.declared is not None:  # with no MODULE_LICENSE, proprietary-module says so
                 gaps.append(
@@ -494,6 +519,13 @@ def _judgement_gaps(
                 )
             )
     return gaps
+
+
+def _build_line(b: Binary) -> Location:
+    """Where a binary is declared (its obj-m line), else the binary itself."""
+    if b.defined_at is not None and b.defined_at.path is not None:
+        return Location(b.defined_at.path, b.defined_at.line)
+    return Location(b.path)
 
 
 def _nothing_found(records: Mapping[PurePosixPath, FileRecord]) -> list[Gap]:

@@ -307,3 +307,30 @@ def test_kbuild_records_give_the_composition_when_no_build_file_can_be_read(
     rules = {f.rule for f in result.findings}
     assert "gpl-links-closed-object" in rules
     assert "not-judged" not in rules, [f.message for f in result.findings]
+
+
+def test_autoconf_templates_read_as_configure_would_write_them(tmp_path: Path) -> None:
+    """zfs' shape: no Makefile until configure runs; Makefile.in with @abs_srcdir@, an
+    external-module branch on KBUILD_EXTMOD, and an include of a file configure makes."""
+    (tmp_path / "configure").write_text("#!/bin/sh\n")
+    spl = tmp_path / "module" / "spl"
+    spl.mkdir(parents=True)
+    (spl / "Makefile.in").write_text(
+        "ifneq ($(KBUILD_EXTMOD),)\nsrc = @abs_srcdir@\nobj = @abs_builddir@\nmfdir = $(obj)\n"
+        "else\nmfdir = $(srctree)/$(src)\nendif\nMODULE := spl\n"
+        "obj-$(CONFIG_ZFS) := $(MODULE).o\ninclude $(mfdir)/../os/linux/spl/Makefile\n"
+    )
+    (tmp_path / "module" / "os" / "linux" / "spl").mkdir(parents=True)
+    (tmp_path / "module" / "os" / "linux" / "spl" / "Makefile.in").write_text(
+        "$(MODULE)-objs += ../os/linux/spl/spl-atomic.o\n@CONFIG_QAT_TRUE@$(MODULE)-objs += q.o\n"
+    )
+    build = build_file_for(spl)
+    assert build is not None and build.name == "Makefile.in"
+    gaps: list[Gap] = []
+    modules, _ = read_kbuild(build, tmp_path, [], gaps=gaps)
+    (spl_module,) = modules
+    assert [str(m.path) for m in spl_module.members] == [
+        "module/os/linux/spl/spl-atomic.o",
+        "module/spl/q.o",
+    ]
+    assert not gaps

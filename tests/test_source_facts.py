@@ -112,3 +112,12 @@ def test_undecodable_bytes_do_not_crash(tmp_path: Path) -> None:
     path.write_bytes(b'/* Copyright \xe9t\xe9 */\nMODULE_LICENSE("GPL\xff");\n')
     sf = source_facts(path, PurePosixPath("latin.c"))
     assert sf.module_licenses()[0].value == b"GPL\xff"
+
+
+def test_a_projects_wrapper_of_module_license_is_read() -> None:
+    """zfs declares its modules' licenses through ZFS_MODULE_LICENSE(...)."""
+    from gplscan.facts.source import source_facts as facts
+
+    text = 'ZFS_MODULE_LICENSE("Dual BSD/GPL");\nFOOMODULE_LICENSE("no");\n'
+    sf = facts(None, PurePosixPath("z.c"), text, defines=False)
+    assert [(d.tag, d.value) for d in sf.module_info] == [("license", b"Dual BSD/GPL")]

@@ -128,6 +128,9 @@ class _Reader:
             "KERNELRELEASE": "gplscan-static-read",
             "MAKE": "make",
         }
+        if not (root / "scripts" / "Makefile.build").is_file():
+            # not a kernel source tree: Kbuild builds it as an external module (M=...)
+            self.builtins["KBUILD_EXTMOD"] = str(src_dir)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -143,6 +146,8 @@ class _Reader:
             )
             return
         text = data.decode("utf-8", "surrogateescape")
+        if path.name.endswith(".in"):
+            text = configured(text, path.parent.resolve(), self.root)
         self.include_stack.append(resolved)
         try:
             self._read_lines(path, text, depth)
@@ -312,6 +317,9 @@ class _Reader:
                     )
                 )
                 continue
+            template = target.with_name(target.name + ".in")
+            if not target.exists() and template.is_file() and resolved.is_relative_to(self.root):
+                target = template  # a file configure makes: read from its template
             if not resolved.is_relative_to(self.root) or not target.is_file():
                 if not optional:
                     where = (
@@ -793,12 +801,51 @@ def _parse_condition_args(rest: str) -> tuple[str, str] | None:
 
 
 def build_file_for(directory: Path) -> Path | None:
-    """The file Kbuild reads in a directory: ``Kbuild`` first, else ``Makefile``."""
-    for name in ("Kbuild", "Makefile", "makefile", "GNUmakefile"):
+    """The file Kbuild reads in a directory: ``Kbuild`` first, else ``Makefile``; in a tree
+    that configure has not run in yet, their templates (``Kbuild.in``, ``Makefile.in``)."""
+    for name in ("Kbuild", "Makefile", "makefile", "GNUmakefile", "Kbuild.in", "Makefile.in"):
         candidate = directory / name
         if candidate.is_file():
             return candidate
     return None
+
+
+_AUTOCONF = re.compile(r"@([A-Za-z_][A-Za-z0-9_]*)@")
+
+
+def configured(text: str, directory: Path, root: Path) -> str:
+    """An autoconf template as configure would write it, as far as a static reading knows:
+    the source and build directories (``@abs_srcdir@``, ``@top_srcdir@``, ...) are the
+    template's own and the top of its configure tree; an automake conditional
+    (``@COND_TRUE@``/``@COND_FALSE@``) keeps both branches' lines; any other ``@VAR@`` is
+    left empty (a configure result: a kernel path, a flag)."""
+    top = next(
+        (
+            d
+            for d in (directory, *directory.parents)
+            if (d / "configure").is_file() or (d / "configure.ac").is_file()
+        ),
+        root,
+    )
+    if not top.is_relative_to(root):
+        top = root
+    up = os.path.relpath(top, directory)
+    known = {
+        "abs_srcdir": str(directory),
+        "abs_builddir": str(directory),
+        "srcdir": ".",
+        "builddir": ".",
+        "abs_top_srcdir": str(top),
+        "abs_top_builddir": str(top),
+        "top_srcdir": up,
+        "top_builddir": up,
+    }
+
+    def value(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return known.get(name, "")
+
+    return _AUTOCONF.sub(value, text)
 
 
 def read_kbuild(

@@ -755,7 +755,7 @@ def _symbol_remark(match: Any, matched_text: str) -> bool:
     if len(matched_text.split()) > 3:
         return False
     whole = match.matched_text(whole_lines=True, highlight=False)
-    return len(whole.splitlines()) <= 1 and bool(_SYMBOL_REMARK.search(whole))
+    return len(whole.splitlines()) <= 2 and bool(_SYMBOL_REMARK.search(whole))
 
 
 def combine_and(expressions: Iterable[str]) -> str | None:

@@ -56,6 +56,8 @@ _NOT_FUNCTIONS = frozenset(
     }
 )
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+# a project's own wrapper of a MODULE_ macro: ZFS_MODULE_LICENSE("Dual BSD/GPL")
+_WRAPPER_PREFIX = re.compile(r"(?<![A-Za-z0-9_])[A-Z][A-Z0-9_]*_\Z")
 
 
 def read_text(path: Path) -> str:
@@ -163,7 +165,7 @@ def _module_info(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Itera
     if "MODULE_" not in code:
         return
     for m in _MODULE_CALL.finditer(code):
-        if _word_continues(code, m.start()):
+        if _word_continues(code, m.start()) and not _WRAPPER_PREFIX.search(code, 0, m.start()):
             continue
         macro = m.group(1)
         if macro != "MODULE_INFO" and macro not in MODULE_MACROS:
