@@ -327,10 +327,12 @@ def _build_facts(
         # only the directories a change is in, or above: where its modules are described
         touched = {d for p in changed for d in (p.parent, *p.parent.parents)}
         build_dirs = [d for d in build_dirs if d in touched]
+    reaches: dict[PurePosixPath, list[PurePosixPath]] = {}
     for directory in build_dirs:
         build_file = build_file_for(root / directory)
         if build_file is None:
             continue
+        reached = reaches[directory] = []
         try:
             mods, rules = read_kbuild(
                 build_file,
@@ -339,6 +341,7 @@ def _build_facts(
                 config.for_directory(directory),
                 gaps=gaps,
                 command_line=_make_command_line(dkms, directory, root),
+                reaches=reached,
             )
         except (ValueError, RecursionError, OSError) as exc:  # a reader bug: judged as unread
             rel = PurePosixPath(build_file.relative_to(root).as_posix())
@@ -353,6 +356,8 @@ def _build_facts(
         modules.extend(mods)
         for rule in rules:
             copies.setdefault(rule.target, rule)
+    if dkms and changed is None:
+        modules = _reached_modules(root, modules, dkms, reaches, issues)
     modules.extend(_recorded_modules(root, records, modules))
     for rel, rule in _symlinked_objects(root, records):
         copies.setdefault(rel, rule)
@@ -360,6 +365,55 @@ def _build_facts(
     if changed is not None:
         specs = tuple(m for m in specs if _touches(m, changed))
     return specs, copies, dkms
+
+
+def _reached_modules(
+    root: Path,
+    modules: list[ModuleSpec],
+    dkms: list[DkmsConf],
+    reaches: Mapping[PurePosixPath, list[PurePosixPath]],
+    issues: list[ScanIssue],
+) -> list[ModuleSpec]:
+    """The modules a DKMS package's build reaches: from the directory dkms runs MAKE in
+    and the directories of the modules dkms.conf names, down every ``obj-m += dir/`` and
+    ``$(MAKE) -C dir``. A build file nothing reaches (dahdi's datamods/, a developer-only
+    tool) describes no module the package ships: noted, not judged as shipped."""
+    todo = [
+        home / m.location if m.location else home
+        for conf in dkms
+        for home in [conf.path.parent]
+        for m in (*conf.modules, None)
+        if m is not None
+    ] + [conf.path.parent for conf in dkms]
+    for conf in dkms:  # where the MAKE line runs make (-C dir, M=dir)
+        home = conf.path.parent
+        todo.extend(
+            home / os.path.relpath(d, str(root / home))
+            for d in conf.make_directories(str(root / home))
+        )
+    reached: set[PurePosixPath] = set()
+    while todo:
+        d = PurePosixPath(os.path.normpath(str(todo.pop())))
+        if d in reached:
+            continue
+        reached.add(d)
+        todo.extend(reaches.get(d, ()))
+    kept = []
+    for spec in modules:
+        if spec.directory in reached:
+            kept.append(spec)
+            continue
+        issues.append(
+            ScanIssue(
+                spec.declared_at.path or spec.directory,
+                "build",
+                f"line {spec.declared_at.line}: {spec.name}.ko is described here, but no build "
+                "of the package reaches this directory (not a module dkms.conf names, not a "
+                "subdirectory of one built): not judged as a module the package ships",
+                skipped=False,
+            )
+        )
+    return kept
 
 
 def _dkms_confs(

@@ -95,3 +95,30 @@ def test_every_module_dkms_conf_names_is_in_the_report(tmp_path: Path) -> None:
     (gap,) = result.findings
     assert gap.rule == "not-judged" and (gap.path, gap.line) == ("dkms.conf", 12)
     assert "xt_MISSING.ko" in gap.message
+
+
+def test_a_build_file_no_build_of_the_package_reaches_is_not_a_shipped_module(
+    tmp_path: Path,
+) -> None:
+    """dahdi's shape: datamods/Makefile describes modules no build of the package reaches;
+    they are noted, and get no proprietary-module warning."""
+    root = tmp_path / "usr" / "src" / "drv-1.0"
+    (root / "drivers" / "datamods").mkdir(parents=True)
+    (root / "dkms.conf").write_text(
+        'PACKAGE_NAME="drv"\nPACKAGE_VERSION="1.0"\nMAKE[0]="make KVERS=$kernelver"\n'
+        'BUILT_MODULE_NAME[0]="drv"\nBUILT_MODULE_LOCATION[0]="drivers/"\n'
+    )
+    (root / "Makefile").write_text("all:\n\t$(MAKE) -C /lib/modules/x/build M=$(PWD)/drivers\n")
+    (root / "drivers" / "Kbuild").write_text("obj-m += drv.o\n")
+    (root / "drivers" / "drv.c").write_text(
+        '// SPDX-License-Identifier: GPL-2.0-only\nMODULE_LICENSE("GPL");\n'
+    )
+    (root / "drivers" / "datamods" / "Makefile").write_text("obj-m += hdlc.o\n")
+    (root / "drivers" / "datamods" / "hdlc.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only\n"
+    )
+    result = run(root, Options(cache_dir=None), detector=_no_detection)
+    assert [b.name for b in result.binaries] == ["drv"]
+    assert not result.findings, [f.message for f in result.findings]
+    (note,) = [i for i in result.issues if "reaches" in i.message]
+    assert str(note.path) == "drivers/datamods/Makefile" and not note.skipped

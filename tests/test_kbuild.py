@@ -334,3 +334,19 @@ def test_autoconf_templates_read_as_configure_would_write_them(tmp_path: Path) -
         "module/spl/q.o",
     ]
     assert not gaps
+
+
+def test_shell_commands_whose_output_is_known_without_running_them(tmp_path: Path) -> None:
+    """lttng's shapes: the directory of the Makefile being read, and object names printed
+    under kernel-version tests; a value a condition compares stays unknown."""
+    (tmp_path / "common.mk").write_text("obj-m += common.o\n")
+    (tmp_path / "Kbuild").write_text(
+        "TOP := $(shell dirname $(lastword $(MAKEFILE_LIST)))\ninclude $(TOP)/common.mk\n"
+        'obj-m += $(shell if [ $(VERSION) -ge 4 ] ; then echo "probe.o" ; fi;)\n'
+        "check = $(shell if [ -z x ]; then echo warn; else echo ok; fi)\n"
+        "ifeq ($(check),ok)\nobj-m += kmem.o\nendif\n"
+    )
+    gaps: list[Gap] = []
+    modules, _ = read_kbuild(tmp_path / "Kbuild", tmp_path, [], gaps=gaps)
+    assert [m.name for m in modules] == ["common", "probe"]
+    assert not gaps

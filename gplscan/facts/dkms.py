@@ -89,6 +89,17 @@ class DkmsConf:
                 out[name] = self.local_path(value, package_dir)
         return out
 
+    def make_directories(self, package_dir: str) -> list[str]:
+        """The directories the MAKE lines build in (``-C dir``, ``M=dir``, ``SUBDIRS=dir``),
+        as paths under ``package_dir`` where dkms's paths lead there."""
+        out = []
+        for text, _ in self.make_lines:
+            for raw in re.findall(r"(?:-C\s*|\bM=|\bSUBDIRS=)(\S+)", text):
+                path = self.local_path(raw.strip("\"'"), package_dir)
+                if path.startswith(package_dir):
+                    out.append(path)
+        return out
+
     def local_path(self, value: str, package_dir: str) -> str:
         """A value with dkms's build-directory paths replaced by ``package_dir``."""
         name = self.variables.get("PACKAGE_NAME", "")

@@ -37,6 +37,7 @@ _ASSIGN = re.compile(
 _RULE = re.compile(r"^(?P<targets>[^:=#\t][^=#]*?)\s*(?P<colon>::?)(?!=)\s*(?P<prereqs>[^=]*)$")
 _CONDITIONAL = re.compile(r"^(ifeq|ifneq|ifdef|ifndef)\b\s*(.*)$")
 _INCLUDE = re.compile(r"^(-?include|sinclude)\s+(.+)$")
+_DOUBLED_CHOICE = re.compile(r"-[my]{2,}$")
 LDFLAGS_VARS = (
     "EXTRA_LDFLAGS",
     "ldflags-y",
@@ -149,6 +150,9 @@ class _Reader:
         if path.name.endswith(".in"):
             text = configured(text, path.parent.resolve(), self.root)
         self.include_stack.append(resolved)
+        self.builtins["MAKEFILE_LIST"] = (
+            self.builtins.get("MAKEFILE_LIST", "") + " " + str(path.absolute())
+        ).strip()
         try:
             self._read_lines(path, text, depth)
         finally:
@@ -346,6 +350,10 @@ class _Reader:
 
     def _assign(self, m: re.Match[str], evidence: Evidence) -> None:
         name = self.expand(m.group("name")).strip()
+        if "$" in m.group("name"):
+            # obj-$(DAHDI_BUILD_ALL)$(CONFIG_DAHDI): one of the two is set, the other empty;
+            # with every option read as m, both read "m": the name Kbuild sees is obj-m
+            name = _DOUBLED_CHOICE.sub(lambda c: "-m" if "m" in c.group(0) else "-y", name)
         op = m.group("op")
         value = m.group("value")
         if not name:
@@ -504,7 +512,9 @@ class _Reader:
         if func is not None:
             return func(self, rest, depth)
         if sep and head == "shell":
-            return self.stand_in(f"$({body})")
+            command = self.expand(rest, depth)
+            known = static_shell(command, self.src_dir)
+            return known if known is not None else self.stand_in(f"$({body})")
         if sep and head in ("info", "warning", "error", "file"):
             return ""
         name = self.expand(body, depth)
@@ -659,6 +669,41 @@ def _f_wildcard(r: _Reader, rest: str, d: int) -> str:
     return " ".join(found)
 
 
+_SHELL_TEST_WORDS = frozenset({"if", "then", "else", "elif", "fi", "[", "test", "true"})
+
+
+def static_shell(command: str, cwd: Path) -> str | None:
+    """What a ``$(shell ...)`` prints, where that is known without running it: ``dirname``,
+    ``basename``, ``pwd``, and ``echo`` of literal words under ``if [ ... ]`` tests (lttng:
+    ``$(shell if [ $(VERSION) -ge 4 ]; then echo "lttng-probe-9p.o"; fi)``, whose words are
+    taken as printed, as obj-$(CONFIG_X) is taken as m: object names only). None when it
+    runs anything else or prints words that are not objects."""
+    if "\x00" in command or any(c in command for c in "`$|<>&"):
+        return None
+    words = command.split()
+    if not words:
+        return ""
+    if words[0] in ("dirname", "basename") and len(words) > 1:
+        op = os.path.dirname if words[0] == "dirname" else os.path.basename
+        return " ".join(op(w.rstrip("/")) or "." for w in words[1:])
+    if words == ["pwd"]:
+        return str(cwd)
+    printed: list[str] = []
+    for part in re.split(r"[;\n]", command):
+        tokens = part.replace("\\", " ").split()
+        while tokens and tokens[0] in ("then", "else"):
+            tokens = tokens[1:]
+        if not tokens:
+            continue
+        if tokens[0] == "echo":
+            printed.extend(t.strip("\"'") for t in tokens[1:] if t.strip("\"'"))
+        elif tokens[0] not in _SHELL_TEST_WORDS and not tokens[0].startswith("-"):
+            return None  # runs a program: what it prints is not known
+    if not all(w.endswith(".o") for w in printed):
+        return None  # a value a condition compares ("ok", "warn"): which one is not known
+    return " ".join(printed)
+
+
 def _f_eval(r: _Reader, rest: str, d: int) -> str:
     """``$(eval TEXT)``: TEXT expanded, then read as makefile lines (of the line it is on)."""
     text = r.expand(rest, d)
@@ -730,6 +775,30 @@ def _f_origin(r: _Reader, rest: str, d: int) -> str:
     return "default" if name in ("CC", "LD", "AR", "AS", "CPP", "CXX", "RM") else "undefined"
 
 
+def _f_lastword(r: _Reader, rest: str, d: int) -> str:
+    words = r.expand(rest, d).split()
+    return words[-1] if words else ""
+
+
+def _f_words(r: _Reader, rest: str, d: int) -> str:
+    return str(len(r.expand(rest, d).split()))
+
+
+def _f_word(r: _Reader, rest: str, d: int) -> str:
+    n, words = r.args(rest, d, 2)
+    items = words.split()
+    index = int(n) if n.strip().isdigit() else 0
+    return items[index - 1] if 0 < index <= len(items) else ""
+
+
+def _f_abspath(r: _Reader, rest: str, d: int) -> str:
+    """Paths made absolute against the directory read (where make runs for Kbuild's M=)."""
+    return " ".join(
+        w if "\x00" in w else os.path.normpath(os.path.join(r.src_dir, w))
+        for w in r.expand(rest, d).split()
+    )
+
+
 def _f_sort(r: _Reader, rest: str, d: int) -> str:
     return " ".join(sorted(set(r.expand(rest, d).split())))
 
@@ -754,6 +823,11 @@ _FUNCTIONS: dict[str, Callable[[_Reader, str, int], str]] = {
     "wildcard": _f_wildcard,
     "sort": _f_sort,
     "firstword": _f_firstword,
+    "lastword": _f_lastword,
+    "words": _f_words,
+    "word": _f_word,
+    "abspath": _f_abspath,
+    "realpath": _f_abspath,
     "eval": _f_eval,
     "foreach": _f_foreach,
     "call": _f_call,
@@ -856,6 +930,7 @@ def read_kbuild(
     *,
     gaps: list[Gap] | None = None,
     command_line: Mapping[str, str] | None = None,
+    reaches: list[PurePosixPath] | None = None,
 ) -> tuple[list[ModuleSpec], list[CopyRule]]:
     """Modules (with members) and copy rules one directory's build file describes.
 
@@ -1003,7 +1078,34 @@ def read_kbuild(
             source = object_path(sources[0]) if sources else None
             if target is not None and source is not None:
                 copies.append(CopyRule(target, source, rule.evidence))
+    if reaches is not None:
+        reaches.extend(_reached_directories(reader, directory, root))
     return modules, copies
+
+
+_DESCENT = re.compile(r"(?:^|\s)(?:-C\s*|M=|SUBDIRS=|KBUILD_EXTMOD=)(\S+)")
+
+
+def _reached_directories(reader: _Reader, directory: Path, root: Path) -> list[PurePosixPath]:
+    """Directories this build descends into: ``obj-m += dir/`` (and obj-y, subdir-y), and
+    ``$(MAKE) -C dir`` / ``M=dir`` / ``SUBDIRS=dir`` in its rules' recipes."""
+    words = [
+        w.text
+        for var in ("obj-m", "obj-y", "subdir-y", "subdir-m", "obj-")
+        for w in reader.value(var)
+        if w.text.endswith("/")
+    ]
+    for rule in reader.db.rules:
+        for line in rule.recipe:
+            words.extend(_DESCENT.findall(reader.expand(line)))
+    out = []
+    for word in words:
+        if "\x00" in word:
+            continue
+        path = Path(os.path.normpath(word if os.path.isabs(word) else directory / word))
+        if path.is_relative_to(root):
+            out.append(PurePosixPath(path.relative_to(root).as_posix()))
+    return out
 
 
 class _OuterMake:
