@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
-from gplscan.facts.source import defined_functions, symbol_lines
+from gplscan.facts.source import called_functions, defined_functions, symbol_lines
 from gplscan.facts.symvers import KernelSymbols
 from gplscan.model import (
     Binary,
@@ -425,6 +425,8 @@ def resolve_imports(
     binaries: tuple[Binary, ...],
     facts: TreeFacts,
     kernel: KernelSymbols,
+    read_source: ReadSource | None = None,
+    judge_sources: Callable[[Binary], bool] | None = None,
 ) -> tuple[Binary, ...]:
     """Resolve every undefined symbol of every built module.
 
@@ -467,6 +469,23 @@ def resolve_imports(
         ev = Evidence("symbol", f"{symbol} is exported by {shown} with {kind}", path)
         return Import(symbol, shown, gpl, None, ev)
 
+    def runtime(b: Binary) -> list[Import]:
+        """symbol_get bindings in the binary's sources: imports no symbol table shows."""
+        out = []
+        for src in dict.fromkeys(s for c in b.components for s in c.sources):
+            sf = facts.sources.get(src)
+            for symbol, line in sf.runtime_imports if sf is not None else ():
+                imp = provided(symbol)
+                how = Evidence(
+                    "source",
+                    f"{src} binds {symbol} at run time (symbol_get); "
+                    + (imp.evidence.text if imp.evidence is not None else "no export known"),
+                    src,
+                    line,
+                )
+                out.append(imp._replace(evidence=how))
+        return out
+
     out: list[Binary] = []
     # one Import per symbol, shared by every module that needs it (4,000 modules import
     # ≈184,000 symbols, ≈18,000 of them distinct). Per module, the work is one map over its
@@ -475,10 +494,16 @@ def resolve_imports(
     resolved = _Resolutions(provided)
     for b in binaries:
         obj = facts.objects.get(b.path)
+        late = runtime(b) if facts.sources else []
         if obj is None:
-            out.append(replace(b, exports=exports[b.path]))
+            imports = tuple(late) + _unbuilt_imports(b, facts, provided, read_source, judge_sources)
+            out.append(replace(b, exports=exports[b.path], imports=imports))
             continue
         imports = tuple(map(resolved.__getitem__, obj.undefined))
+        if late:
+            imports += tuple(late)
+            out.append(replace(b, imports=imports, exports=exports[b.path]))
+            continue
         own = exports[b.path]
         if own and not frozenset(obj.undefined).isdisjoint(symbol for symbol, _ in own):
             # it imports what it exports itself: only the kernel can provide that
@@ -489,6 +514,50 @@ def resolve_imports(
             counts = resolved.counts(obj.undefined)
         out.append(replace(b, imports=imports, exports=exports[b.path], import_counts=counts))
     return tuple(out)
+
+
+def _unbuilt_imports(
+    b: Binary,
+    facts: TreeFacts,
+    provided: Callable[[str], Import],
+    read_source: ReadSource | None,
+    judge_sources: Callable[[Binary], bool] | None,
+) -> tuple[Import, ...]:
+    """What a module that is not built imports, from the best evidence there is: the
+    undefined symbols of its built objects (a .ko whose final link failed), else, where
+    ``judge_sources`` asks for it, the exported functions its sources call."""
+    if b.kind != "planned":
+        return ()
+    objects = [c for c in b.components if c.undefined]
+    built = all(
+        c.path in facts.objects or (c.file is not None and c.file in facts.objects)
+        for c in b.components
+    )
+    if objects and built:
+        defined = frozenset().union(*(c.defined for c in b.components))
+        out = []
+        for c in objects:
+            for symbol in sorted(c.undefined - defined):
+                imp = provided(symbol)
+                how = f"{symbol} is undefined in {c.path} (built; {b.path} is not)"
+                out.append(imp._replace(evidence=Evidence("symbol", how, c.path)))
+        return tuple({i.symbol: i for i in out}.values())
+    if read_source is None or judge_sources is None or not judge_sources(b):
+        return ()
+    calls: dict[str, Import] = {}
+    for src in dict.fromkeys(s for c in b.components for s in c.sources):
+        text = read_source(src)
+        if text is None:
+            continue
+        for symbol, line in called_functions(text).items():
+            if symbol in calls:
+                continue
+            imp = provided(symbol)
+            if imp.provider in ("unresolved", str(b.path)):
+                continue  # a function of its own, a macro, a static helper
+            how = f"{src} calls {symbol} (read from the source: {b.path} is not built)"
+            calls[symbol] = imp._replace(evidence=Evidence("source", how, src, line))
+    return tuple(calls.values())
 
 
 def import_edges(binary: Binary) -> list[Edge]:

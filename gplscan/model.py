@@ -175,6 +175,9 @@ class SourceFacts:
     defines: frozenset[str] = frozenset()  # non-static functions defined here (when asked)
     string_defines: tuple[tuple[str, bytes], ...] = ()  # #define NAME "string"
     includes: tuple[str, ...] = ()  # #include targets as written: "x.h" or <linux/x.h>
+    # symbols bound at run time: symbol_get(x), symbol_request(x), __symbol_get("x"), with
+    # the line of each (imports no symbol table shows)
+    runtime_imports: tuple[tuple[str, int], ...] = ()
 
     @property
     def license(self) -> str | None:

@@ -36,6 +36,12 @@ class LicenseData:
         text = value.split(b"\0", 1)[0].decode("utf-8", "replace")
         return text in self.gpl_compatible_strings
 
+    def honestly_gpl(self, value: bytes) -> bool:
+        """Whether the kernel takes the license as GPL-compatible and nothing is hidden
+        after a NUL (the "GPL\\0..." trick fools the kernel, not gplscan)."""
+        seen, _, hidden = value.partition(b"\0")
+        return self.kernel_accepts(seen) and not hidden.strip(b"\0 ")
+
     def module_string_spdx(self, text: str) -> str | None:
         """The SPDX meaning of a MODULE_LICENSE string, when the data knows it."""
         return self.gpl_compatible_strings.get(text) or self.other_strings.get(text)

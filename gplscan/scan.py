@@ -232,9 +232,22 @@ def _run(
             b for b in binaries if b.defined_at is not None or b.path in options.changed
         )
     edges = graph.edges
-    if any(b.kind != "planned" for b in binaries):
-        kernel = load_kernel_symbols(options.kernel, root, records)
-        binaries = resolve_imports(binaries, facts, kernel)
+
+    def judge_sources(b: Binary) -> bool:
+        """A planned module whose GPL-only use matters: one the kernel takes as
+        proprietary, or whose license string hides text after a NUL."""
+        return b.declared is not None and not licenses.honestly_gpl(b.declared.value)
+
+    built = any(b.kind != "planned" for b in binaries)
+    if built or any(b.kind == "planned" and judge_sources(b) for b in binaries):
+        # a tree that is not built is judged against the kernel given, never against
+        # whatever kernel this machine happens to run
+        kernel = (
+            load_kernel_symbols(options.kernel, root, records)
+            if built or options.kernel is not None
+            else KernelSymbols.none("none given with --kernel")
+        )
+        binaries = resolve_imports(binaries, facts, kernel, _source_reader(root), judge_sources)
 
     findings: tuple[Finding, ...] = ()
     if rules:
@@ -544,13 +557,16 @@ def _judgement_gaps(
             )
             continue
         if b.kind == "planned":
-            if b.declared is not None:  # with no MODULE_LICENSE, proprietary-module says so
+            # judged from its built objects or its sources' calls where the kernel's exports
+            # are known (resolve_imports); with no kernel, only the tree's own exports are
+            if b.declared is not None and not kernel.exports:
                 gaps.append(
                     Gap(
                         f"GPL-only symbol use by {b.path}",
                         f"the kernel takes its license ({b.declared.text!r}) as proprietary, "
-                        "and it is not built, so which kernel symbols it imports is not known "
-                        "(audit the built tree, with --kernel)",
+                        "it is not built, and no kernel exports are known to resolve the "
+                        f"kernel functions it calls ({kernel.source}); audit the built tree, "
+                        "or give --kernel",
                         at,
                         b.path,
                     )

@@ -118,7 +118,24 @@ def source_facts(
         else frozenset(),
         string_defines=string_defines,
         includes=includes,
+        runtime_imports=tuple(_runtime_imports(code, lines)),
     )
+
+
+_SYMBOL_GET = re.compile(
+    r"\b(?:symbol_get|symbol_request|__symbol_get)\s*\(\s*\"?([A-Za-z_]\w*)\"?\s*\)"
+)
+
+
+def _runtime_imports(code: str, lines: ctext.LineIndex) -> Iterable[tuple[str, int]]:
+    """symbol_get(x) / __symbol_get("x") calls: the kernel binds x when the code runs."""
+    if "symbol_" not in code:
+        return
+    seen: set[str] = set()
+    for m in _SYMBOL_GET.finditer(code):
+        if m.group(1) not in seen:
+            seen.add(m.group(1))
+            yield m.group(1), lines.line(m.start())
 
 
 def defined_functions(text: str) -> frozenset[str]:
@@ -325,6 +342,26 @@ def function_bodies(text: str, names: Iterable[str]) -> dict[str, str]:
                     bodies[name] = code[brace + 1 : i]
                     break
     return bodies
+
+
+_CALL = re.compile(r"[{}]|\b([A-Za-z_]\w*)\s*\(")
+
+
+def called_functions(text: str) -> dict[str, int]:
+    """Names a source calls: ``name(`` inside a function body (comments, strings and
+    preprocessor lines left out; prototypes at file scope are no calls), with the line of
+    the first call of each."""
+    code = ctext.strip_comments(ctext.blank_directives(text), strings=True)
+    lines = ctext.LineIndex(code)
+    out: dict[str, int] = {}
+    depth = 0
+    for m in _CALL.finditer(code):
+        name = m.group(1)
+        if name is None:
+            depth = depth + 1 if m.group(0) == "{" else max(0, depth - 1)
+        elif depth and name not in out and name not in _NOT_FUNCTIONS:
+            out[name] = lines.line(m.start())
+    return out
 
 
 def identifiers(code: str) -> frozenset[str]:

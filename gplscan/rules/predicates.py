@@ -12,7 +12,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from gplscan.model import Binary, Component, Edge, Evidence, Gap, Location, Origin, Severity
+from gplscan.model import (
+    Binary,
+    Component,
+    Edge,
+    Evidence,
+    Gap,
+    Import,
+    Location,
+    Origin,
+    Severity,
+)
 from gplscan.policy import LicenseData
 
 
@@ -52,7 +62,8 @@ class Context:
                 frozenset(
                     path
                     for path, b in self.binaries.items()
-                    if b.kind == "kernel-module" and not self.accepted(b)
+                    if (b.kind == "kernel-module" and not self.accepted(b))
+                    or (b.kind == "planned" and b.declared is not None and not self.accepted(b))
                 )
             )
         return self._proprietary[0]
@@ -382,10 +393,16 @@ def closed_component(ctx: Context, binary: Binary, params: Mapping[str, object])
 def gpl_only_imports_in_non_gpl(
     ctx: Context, binary: Binary, params: Mapping[str, object]
 ) -> Iterable[Match]:
-    """A module the kernel takes as proprietary imports EXPORT_SYMBOL_GPL symbols."""
-    if binary.kind == "planned" or ctx.accepted(binary):
+    """A module the kernel takes as proprietary (or one whose license string hides text
+    after a NUL) imports EXPORT_SYMBOL_GPL symbols: from its symbol table, its built
+    objects, its sources' calls or its symbol_get bindings (each import's evidence says
+    which)."""
+    declared = binary.declared
+    if declared is not None and ctx.licenses.honestly_gpl(declared.value):
         return
-    declared = binary.declared.text if binary.declared else None
+    if declared is None and binary.kind == "planned":
+        return
+    shown = _show_license(declared.value) if declared is not None else None
     for imp in binary.imports:
         if imp.gpl_only:
             yield Match(
@@ -396,11 +413,17 @@ def gpl_only_imports_in_non_gpl(
                 fields={
                     "symbol": imp.symbol,
                     "provider": imp.provider,
-                    "declared": f'MODULE_LICENSE("{declared}")'
-                    if declared is not None
+                    "declared": f"MODULE_LICENSE({shown})"
+                    if shown is not None
                     else "no MODULE_LICENSE",
                 },
             )
+
+
+def _show_license(value: bytes) -> str:
+    """A license string as C writes it, NULs shown: "GPL\\0for the kernel only"."""
+    text = value.decode("utf-8", "replace").replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + text.replace("\0", "\\0") + '"'
 
 
 def gpl_module_imports_proprietary(
@@ -410,24 +433,28 @@ def gpl_module_imports_proprietary(
     proprietary = ctx.proprietary_binaries()
     if not proprietary or not ctx.accepted(binary):
         return
-    by_provider: dict[str, list[str]] = {}
+    by_provider: dict[str, list[Import]] = {}
     for imp in binary.imports:
         if imp.provider in proprietary:
-            by_provider.setdefault(imp.provider, []).append(imp.symbol)
-    for provider_path, symbols in sorted(by_provider.items()):
+            by_provider.setdefault(imp.provider, []).append(imp)
+    for provider_path, imports in sorted(by_provider.items()):
         provider = ctx.binaries[provider_path]
+        symbols = [i.symbol for i in imports]
         yield Match(
             location=_declared_location(binary),
             object=provider_path,
             symbol=None,
             evidence=(
                 *(
-                    Evidence(
+                    # how it is imported (symbol table, or symbol_get at a line) when known
+                    i.evidence
+                    if i.evidence is not None and i.evidence.kind == "source"
+                    else Evidence(
                         "symbol",
-                        f"{s} is exported by {provider_path}",
+                        f"{i.symbol} is exported by {provider_path}",
                         PurePosixPath(provider_path),
                     )
-                    for s in symbols
+                    for i in imports
                 ),
                 *_declared_evidence(provider),
             ),
