@@ -129,9 +129,31 @@ class _Reader:
             "KERNELRELEASE": "gplscan-static-read",
             "MAKE": "make",
         }
-        if not (root / "scripts" / "Makefile.build").is_file():
-            # not a kernel source tree: Kbuild builds it as an external module (M=...)
+        # In a kernel source tree make runs at its top: $(srctree) is the top and $(src)
+        # the directory's path from there, and relative paths are the top's. Anything else
+        # Kbuild builds as an external module (M=...): $(src) is the directory itself.
+        self.kernel_tree = (root / "scripts" / "Makefile.build").is_file()
+        self.rel_dir = os.path.relpath(src_dir, root) if src_dir.is_relative_to(root) else ""
+        if self.kernel_tree:
+            top, here = str(root), self.rel_dir
+            self.builtins.update(src=here, obj=here, srctree=top, objtree=top)
+        else:
             self.builtins["KBUILD_EXTMOD"] = str(src_dir)
+
+    def localize(self, path: str, base: Path | None = None) -> Path:
+        """A path as make would open it: absolute as it is; in a kernel tree, one written
+        from the top ($(src)/x, $(obj)/x) from the top; else from ``base`` (the directory
+        of the file that names it)."""
+        if os.path.isabs(path):
+            return Path(path)
+        here = self.rel_dir
+        if (
+            self.kernel_tree
+            and here not in ("", ".")
+            and (path == here or path.startswith(here + "/"))
+        ):
+            return self.root / path
+        return (base or self.src_dir) / path
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -302,7 +324,9 @@ class _Reader:
             )
             return
         for name in names:
-            target = Path(name) if os.path.isabs(name) else path.parent / name
+            target = self.localize(name, path.parent)
+            if not target.exists() and not os.path.isabs(name) and (self.root / name).exists():
+                target = self.root / name  # make's own directory: the tree's top
             resolved = target.resolve()
             if resolved in self.include_stack:
                 self._note(
@@ -654,7 +678,7 @@ def _f_wildcard(r: _Reader, rest: str, d: int) -> str:
         if "\x00" in pat:  # made from what was not evaluated: so is what it names
             found.append(pat)
             continue
-        base = pat if os.path.isabs(pat) else os.path.join(r.src_dir, pat)
+        base = str(r.localize(pat))
         directory, name = os.path.split(base)
         if not Path(directory).resolve().is_relative_to(r.root):
             continue
@@ -967,7 +991,7 @@ def read_kbuild(
         return True
 
     def object_path(word: str) -> PurePosixPath | None:
-        path = Path(word) if os.path.isabs(word) else directory / word
+        path = reader.localize(word, directory)
         resolved = Path(os.path.normpath(path.absolute()))
         try:
             return PurePosixPath(resolved.relative_to(root).as_posix())
