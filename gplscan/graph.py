@@ -59,10 +59,24 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
             continue
         binaries.append(_standalone_module(path, obj))
     if facts.sources:  # a directory of built modules alone has nothing to account for
+        binaries.extend(_programs(facts))
         binaries, found_edges = account_for_every_object(binaries, facts, read_source)
         edges.extend(found_edges)
     binaries.sort(key=lambda b: str(b.path))
     return LinkGraph(tuple(binaries), tuple(edges))
+
+
+def _programs(facts: TreeFacts) -> list[Binary]:
+    """Executables and shared objects found built in a tree with sources: binaries too.
+    What they link is not read yet (no link line, no archive members): each is listed with
+    its composition unknown, which the report names as not judged."""
+    out = []
+    for path, obj in facts.objects.items():
+        if obj.is_module or obj.elf_type not in ("EXEC", "DYN"):
+            continue
+        kind = "shared-object" if obj.elf_type == "DYN" and ".so" in path.name else "executable"
+        out.append(Binary(path, path.name, kind, None, (), None, composition_known=False))
+    return out
 
 
 def account_for_every_object(
@@ -493,6 +507,9 @@ def resolve_imports(
     # Python ones.
     resolved = _Resolutions(provided)
     for b in binaries:
+        if b.kind not in ("kernel-module", "planned"):
+            out.append(b)  # a program's or an object's imports are not the kernel's to give
+            continue
         obj = facts.objects.get(b.path)
         late = runtime(b) if facts.sources else []
         if obj is None:

@@ -341,10 +341,11 @@ def _build_facts(
         touched = {d for p in changed for d in (p.parent, *p.parent.parents)}
         build_dirs = [d for d in build_dirs if d in touched]
     reaches: dict[PurePosixPath, list[PurePosixPath]] = {}
-    for directory in build_dirs:
+    included: set[Path] = set()  # fragments another build file includes (nouveau/nvkm/Kbuild)
+    for directory in build_dirs:  # sorted: a directory before those under it
         build_file = build_file_for(root / directory)
-        if build_file is None:
-            continue
+        if build_file is None or build_file.resolve() in included:
+            continue  # read where it is included, with the includer's variables
         reached = reaches[directory] = []
         try:
             mods, rules = read_kbuild(
@@ -355,6 +356,7 @@ def _build_facts(
                 gaps=gaps,
                 command_line=_make_command_line(dkms, directory, root),
                 reaches=reached,
+                included=included,
             )
         except (ValueError, RecursionError, OSError) as exc:  # a reader bug: judged as unread
             rel = PurePosixPath(build_file.relative_to(root).as_posix())
@@ -513,14 +515,21 @@ def _judgement_gaps(
     could not all be resolved (its GPL-only use cannot be judged)."""
     gaps: list[Gap] = []
     has_sources = any(r.entry.kind is FileKind.SOURCE for r in records.values())
+    kernel_tree = PurePosixPath("scripts/Makefile.build") in records
     for b in binaries:
         if not b.composition_known and has_sources:
+            what = (
+                "no build file gplscan could read and no Kbuild record (<module>.mod, "
+                ".<module>.o.cmd) describes this module"
+                if b.kind == "kernel-module"
+                else f"gplscan does not yet read what a {b.kind} links (its link line, "
+                "its static archives)"
+            )
             gaps.append(
                 Gap(
                     f"the objects linked into {b.path}",
-                    "the target holds sources, but no build file gplscan could read and no "
-                    "Kbuild record (<module>.mod, .<module>.o.cmd) describes this module, so "
-                    "whether it links closed code is not known",
+                    f"the target holds sources, but {what}, so whether it links closed code "
+                    "is not known",
                     Location(b.path),
                     b.path,
                 )
@@ -531,7 +540,13 @@ def _judgement_gaps(
         ):
             continue
         at = b.declared.at if b.declared is not None and b.declared.at else Location(b.path)
-        if b.declared is None and b.kind == "planned" and not b.license_note and b.conditional:
+        if (
+            b.declared is None
+            and b.kind == "planned"
+            and not b.license_note
+            and b.conditional
+            and not kernel_tree  # in a kernel tree most obj-$(CONFIG_X) are bool: built in
+        ):
             # proprietary-module reports a missing MODULE_LICENSE of a module that is surely
             # built; an obj-$(CONFIG_X) one is judged here
             gaps.append(

@@ -69,3 +69,24 @@ def test_objects_built_from_the_tree_are_not_closed(tmp_path: Path) -> None:
     result = run(tree, Options(cache_dir=None), detector=_no_detection)
     assert [str(b.path) for b in result.binaries] == ["drv.ko"]
     assert not [f for f in result.findings if "closed" in f.rule]
+
+
+def test_a_built_program_is_a_binary_whose_composition_is_not_judged_yet(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    from tests.helpers import need_tools
+
+    need_tools("gcc")
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "app.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only\nint main(void) { return 0; }\n"
+    )
+    subprocess.run(["gcc", "-o", str(tree / "app"), str(tree / "app.c")], check=True)
+    result = run(tree, Options(cache_dir=None), detector=_no_detection)
+    (app,) = result.binaries
+    assert (str(app.path), app.kind, app.composition_known) == ("app", "executable", False)
+    (gap,) = result.findings
+    assert gap.rule == "not-judged" and "objects linked into app" in gap.message

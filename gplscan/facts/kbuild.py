@@ -96,6 +96,7 @@ class _Reader:
         gaps: list[Gap] | None = None,
     ) -> None:
         self.gaps = gaps if gaps is not None else []
+        self.included: set[Path] = set()  # files read through an include
         self.config = config or {}
         # variables set on make's command line (dkms.conf's MAKE line): they win over the
         # files' own assignments, as in make
@@ -370,6 +371,7 @@ class _Reader:
                         "(modules, their objects) is not read",
                     )
                 continue
+            self.included.add(target.resolve())
             self.read(target, depth + 1)
 
     def _assign(self, m: re.Match[str], evidence: Evidence) -> None:
@@ -955,6 +957,7 @@ def read_kbuild(
     gaps: list[Gap] | None = None,
     command_line: Mapping[str, str] | None = None,
     reaches: list[PurePosixPath] | None = None,
+    included: set[Path] | None = None,
 ) -> tuple[list[ModuleSpec], list[CopyRule]]:
     """Modules (with members) and copy rules one directory's build file describes.
 
@@ -1104,6 +1107,8 @@ def read_kbuild(
                 copies.append(CopyRule(target, source, rule.evidence))
     if reaches is not None:
         reaches.extend(_reached_directories(reader, directory, root))
+    if included is not None:
+        included |= reader.included
     return modules, copies
 
 
