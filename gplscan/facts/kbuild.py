@@ -326,8 +326,12 @@ class _Reader:
             return
         for name in names:
             target = self.localize(name, path.parent)
-            if not target.exists() and not os.path.isabs(name) and (self.root / name).exists():
-                target = self.root / name  # make's own directory: the tree's top
+            if not target.exists() and not os.path.isabs(name):
+                # make opens a relative name from its own directory: the directory whose
+                # build file is read (tools/'s Makefiles), or a kernel tree's top
+                target = next(
+                    (c for c in (self.src_dir / name, self.root / name) if c.exists()), target
+                )
             resolved = target.resolve()
             if resolved in self.include_stack:
                 self._note(
