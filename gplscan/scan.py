@@ -262,6 +262,7 @@ def _run(
             edges=edges,
             binaries={str(b.path): b for b in binaries},
             wrappers=_wrappers(binaries, facts, _source_reader(root)),
+            export_sites=_export_sites(binaries, facts),
             allow=options.license_allow,
             deny=options.license_deny,
         )
@@ -743,6 +744,25 @@ def _built_with_source(
     return out
 
 
+_WRAPPER_STATEMENTS = 3
+
+
+def _export_sites(binaries: tuple[Binary, ...], facts: TreeFacts) -> dict[str, dict[str, Location]]:
+    """Per binary, the EXPORT_SYMBOL line of each symbol its sources export."""
+    out: dict[str, dict[str, Location]] = {}
+    for b in binaries:
+        if not b.exports:
+            continue
+        sites: dict[str, Location] = {}
+        for src in (s for c in b.components for s in c.sources):
+            sf = facts.sources.get(src)
+            for e in sf.exports if sf is not None else ():
+                sites.setdefault(e.symbol, e.at)
+        if sites:
+            out[str(b.path)] = sites
+    return out
+
+
 def _wrappers(
     binaries: tuple[Binary, ...], facts: TreeFacts, read: Callable[[PurePosixPath], str | None]
 ) -> dict[str, dict[str, tuple[str, ...]]]:
@@ -760,7 +780,10 @@ def _wrappers(
             if text is None:
                 continue
             for name, body in function_bodies(text, plain).items():
-                calls[name] = tuple(sorted(identifiers(body) & gpl_only))
+                # a wrapper: a body that is essentially the GPL-only call (a few statements),
+                # not an ordinary function that calls one GPL-only helper among many
+                wrapper = body.count(";") <= _WRAPPER_STATEMENTS
+                calls[name] = tuple(sorted(identifiers(body) & gpl_only)) if wrapper else ()
         out[str(b.path)] = calls
     return out
 

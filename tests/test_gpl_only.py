@@ -108,3 +108,34 @@ def test_symbol_get_binds_a_proprietary_modules_export(tmp_path: Path) -> None:
     assert any(
         e.path is not None and str(e.path) == "fs.c" and e.line == 5 for e in finding.evidence
     )
+
+
+def test_reexport_only_of_wrappers_at_the_export_line(tmp_path: Path) -> None:
+    """A plain export whose body is essentially a GPL-only call is a wrapper; an ordinary
+    function calling one GPL-only helper among many statements is not (dahdi)."""
+    import shutil
+    import subprocess
+
+    from tests.helpers import need_tools
+
+    need_tools("gcc", "ld", "make", "nm", "objdump")
+    tree = tmp_path / "gw"
+    shutil.copytree(FIXTURES / "hyperv-2009" / "include", tree / "include")
+    (tree / "Kbuild").write_text("obj-m += gw.o\n")
+    (tree / "gw.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only\n#include <linux/module.h>\n"
+        "int kernel_gpl_fn(int);\n"
+        "int gw_wrap(int x)\n{\n\treturn kernel_gpl_fn(x);\n}\nEXPORT_SYMBOL(gw_wrap);\n"
+        "int gw_big(int x)\n{\n\tint a = x;\n\ta += 1;\n\ta *= 2;\n\ta -= 3;\n"
+        "\treturn kernel_gpl_fn(a);\n}\nEXPORT_SYMBOL(gw_big);\n"
+        'MODULE_LICENSE("GPL");\n'
+    )
+    subprocess.run(
+        ["make", "-f", str(FIXTURES / "minikbuild.mk"), "-C", str(tree), f"src={tree}"],
+        check=True,
+        capture_output=True,
+    )
+    shutil.rmtree(tree / "include")
+    (finding,) = _rule(_audit(tree, KERNEL), "gpl-symbol-reexport")
+    assert (finding.symbol, finding.path, finding.line) == ("gw_wrap", "gw.c", 8)
+    assert "no module of the target" in finding.message

@@ -121,3 +121,16 @@ def test_a_projects_wrapper_of_module_license_is_read() -> None:
     text = 'ZFS_MODULE_LICENSE("Dual BSD/GPL");\nFOOMODULE_LICENSE("no");\n'
     sf = facts(None, PurePosixPath("z.c"), text, defines=False)
     assert [(d.tag, d.value) for d in sf.module_info] == [("license", b"Dual BSD/GPL")]
+
+
+def test_defined_functions_are_what_the_object_will_define() -> None:
+    """module_init/module_exit give init_module/cleanup_module; a macro invocation that
+    looks like a definition is not one (object-source-mismatch precision)."""
+    from gplscan.facts.source import defined_functions
+
+    text = (
+        "int probe(void) { return 0; }\nstatic int helper(void) { return 1; }\n"
+        "DAHDI_IRQ_HANDLER(wctdm_interrupt)\n{\n\treturn 0;\n}\n"
+        "module_init(probe);\nmodule_exit(helper);\n"
+    )
+    assert defined_functions(text) == {"probe", "init_module", "cleanup_module"}

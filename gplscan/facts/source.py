@@ -138,10 +138,21 @@ def _runtime_imports(code: str, lines: ctext.LineIndex) -> Iterable[tuple[str, i
             yield m.group(1), lines.line(m.start())
 
 
+_MODULE_ENTRY = re.compile(r"^\s*module_(init|exit)\s*\(", re.MULTILINE)
+
+
 def defined_functions(text: str) -> frozenset[str]:
-    """Non-static functions a source defines at file scope."""
+    """Global functions a source defines at file scope: non-static ones, and the
+    ``init_module``/``cleanup_module`` aliases module_init/module_exit make. A macro
+    invocation that looks like a definition (``DAHDI_IRQ_HANDLER(x) {``, all capitals) is
+    not one: the name it defines is the macro's to say."""
     code = ctext.blank_directives(ctext.strip_comments(text))
-    return frozenset(_defined_functions(ctext.strip_comments(code, strings=True)))
+    names = {
+        n for n in _defined_functions(ctext.strip_comments(code, strings=True)) if not n.isupper()
+    }
+    for m in _MODULE_ENTRY.finditer(code):
+        names.add("init_module" if m.group(1) == "init" else "cleanup_module")
+    return frozenset(names)
 
 
 _INCLUDE = re.compile(r'#[ \t]*include[ \t]*([<"][^>"\n]+[>"])')

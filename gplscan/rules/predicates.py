@@ -42,6 +42,9 @@ class Context:
     allow: tuple[str, ...] | None = None  # the project's license policy (config [licenses])
     deny: tuple[str, ...] = ()
     gaps: tuple[Gap, ...] = ()  # what could not be established (rule not-judged)
+    # per binary, the EXPORT_SYMBOL line of each symbol its sources export
+    export_sites: Mapping[str, Mapping[str, Location]] = field(default_factory=dict)
+    _importers: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _ties: dict[str, list[Edge]] = field(default_factory=dict)
     _consumers: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _accepts: dict[bytes | None, bool] = field(default_factory=dict)
@@ -80,6 +83,16 @@ class Context:
                     users.setdefault(str(other.path), []).append(imp.symbol)
             self._consumers.setdefault("", {})  # mark the index as built
         return self._consumers.get(provider, {})
+
+    def importers(self, provider: str, symbol: str) -> list[str]:
+        """Every binary of the target that imports ``symbol`` from ``provider``."""
+        if not self._importers and self.binaries:
+            for other in self.binaries.values():
+                for imp in other.imports:
+                    users = self._importers.setdefault(imp.provider, {})
+                    users.setdefault(imp.symbol, []).append(str(other.path))
+            self._importers.setdefault("", {})  # mark the index as built
+        return self._importers.get(provider, {}).get(symbol, [])
 
     def ties(self, binary: Binary, component: Component) -> list[Edge]:
         """Symbol edges between ``component`` and the other components of ``binary``."""
@@ -501,6 +514,17 @@ def gpl_symbol_reexport(
         return
     for export, calls in sorted(wrapped.items()):
         users = sorted(c for c, syms in consumers.items() if export in syms)
+        others = [u for u in ctx.importers(str(binary.path), export) if u not in users]
+        if users:
+            used_by = ", ".join(users)
+        elif others:
+            used_by = (
+                f"{len(others)} module(s) of the target, none of them proprietary "
+                f"({_few(sorted(others))})"
+            )
+        else:
+            used_by = "no module of the target"
+        site = ctx.export_sites.get(str(binary.path), {}).get(export)
         how = "calls" if known is not None else "may call (no source to tell which)"
         evidence = [
             Evidence(
@@ -516,15 +540,11 @@ def gpl_symbol_reexport(
             for u in users
         ]
         yield Match(
-            location=_declared_location(binary),
+            location=site or _declared_location(binary),
             object=None,
             symbol=export,
             evidence=tuple(evidence),
-            fields={
-                "export": export,
-                "calls": _few(list(calls)),
-                "consumers": ", ".join(users) if users else "no module of the target",
-            },
+            fields={"export": export, "calls": _few(list(calls)), "consumers": used_by},
             severity=None
             if users and known is not None
             else Severity(str(params.get("without_consumer", "warning"))),
