@@ -497,7 +497,7 @@ def resolve_imports(
                     src,
                     line,
                 )
-                out.append(imp._replace(evidence=how))
+                out.append(imp._replace(evidence=how, runtime=True))
         return out
 
     out: list[Binary] = []

@@ -399,6 +399,7 @@ class Import(NamedTuple):
     gpl_only: bool | None  # None when unresolved
     namespace: str | None
     evidence: Evidence | None
+    runtime: bool = False  # bound when the code runs (symbol_get), not by the module loader
 
 
 def import_counts(

@@ -239,7 +239,8 @@ def _run(
         return b.declared is not None and not licenses.honestly_gpl(b.declared.value)
 
     built = any(b.kind != "planned" for b in binaries)
-    if built or any(b.kind == "planned" and judge_sources(b) for b in binaries):
+    binds = any(sf.runtime_imports for sf in facts.sources.values())  # symbol_get
+    if built or binds or any(b.kind == "planned" and judge_sources(b) for b in binaries):
         # a tree that is not built is judged against the kernel given, never against
         # whatever kernel this machine happens to run
         kernel = (
@@ -536,6 +537,23 @@ def _judgement_gaps(
                 )
             )
         declared = b.declared.value if b.declared is not None else None
+        unbound = [i for i in b.imports if i.runtime and i.provider == "unresolved"]
+        if unbound:
+            first = unbound[0].evidence
+            gaps.append(
+                Gap(
+                    f"what {b.path} binds at run time",
+                    f"it binds {_few([i.symbol for i in unbound])} with symbol_get, and no "
+                    "module of the target and no kernel export known provides "
+                    f"{'them' if len(unbound) > 1 else 'it'}: whether it uses a proprietary "
+                    "module's interface is not known (since Linux 6.6, symbol_get binds "
+                    "EXPORT_SYMBOL_GPL symbols only)",
+                    Location(first.path, first.line)
+                    if first is not None and first.path is not None
+                    else Location(b.path),
+                    b.path,
+                )
+            )
         if b.kind not in ("kernel-module", "planned") or (
             declared is not None and licenses.kernel_accepts(declared)
         ):
@@ -605,6 +623,12 @@ def _judgement_gaps(
                 )
             )
     return gaps
+
+
+def _few(names: list[str], limit: int = 5) -> str:
+    return ", ".join(names[:limit]) + (
+        f" and {len(names) - limit} more" if len(names) > limit else ""
+    )
 
 
 def _build_line(b: Binary) -> Location:

@@ -139,3 +139,18 @@ def test_reexport_only_of_wrappers_at_the_export_line(tmp_path: Path) -> None:
     (finding,) = _rule(_audit(tree, KERNEL), "gpl-symbol-reexport")
     assert (finding.symbol, finding.path, finding.line) == ("gw_wrap", "gw.c", 8)
     assert "no module of the target" in finding.message
+
+
+def test_symbol_get_of_a_provider_not_in_the_target_is_not_judged(tmp_path: Path) -> None:
+    """nvidia-fs as Debian ships it: nvidia.ko, the provider, is another package."""
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "Kbuild").write_text("obj-m += fs.o\n")
+    (tree / "fs.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only\nstatic void *get;\nint fs_init(void)\n{\n"
+        '\tget = __symbol_get("nvidia_p2p_get_pages");\n\treturn 0;\n}\n'
+        'MODULE_LICENSE("GPL v2");\n'
+    )
+    result = _audit(tree)
+    (gap,) = _rule(result, "not-judged")
+    assert (gap.path, gap.line) == ("fs.c", 5) and "nvidia_p2p_get_pages" in gap.message
