@@ -47,8 +47,15 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
     binaries: list[Binary] = []
     edges: list[Edge] = []
     described: set[PurePosixPath] = set()
+    # built modules by file name: a package's make may move them (xtables-addons' MAKE
+    # ends with `find -name '*.ko' -exec mv {} ${BDIR}`)
+    moved: dict[str, list[PurePosixPath]] = {}
+    planned_at = {spec.directory / f"{spec.name}.ko" for spec in facts.modules}
+    for path, obj in facts.objects.items():
+        if obj.is_module and path.name.endswith(".ko") and path not in planned_at:
+            moved.setdefault(path.name, []).append(path)
     for spec in facts.modules:
-        binary = _module_binary(spec, facts)
+        binary = _module_binary(spec, facts, moved)
         described.add(binary.path)
         binaries.append(binary)
         edges.extend(_structure_edges(binary))
@@ -157,7 +164,7 @@ def _build_product(path: PurePosixPath, facts: TreeFacts) -> bool:
     (``<mod>.o``, linked from its members) or modpost's ``<mod>.mod.o``, or any object
     whose ``.cmd`` record says ``ld`` made it."""
     name = path.name
-    if name.endswith(".mod.o"):
+    if name.endswith(".mod.o") or name == ".module-common.o":  # Kbuild's own, every module
         return True
     if (
         any(m.directory == path.parent and f"{m.name}.o" == name for m in facts.modules)
@@ -230,9 +237,15 @@ def _called_from(
     )
 
 
-def _module_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
+def _module_binary(
+    spec: ModuleSpec, facts: TreeFacts, moved: dict[str, list[PurePosixPath]]
+) -> Binary:
     path = spec.directory / f"{spec.name}.ko"
     built = facts.objects.get(path)
+    elsewhere = moved.get(path.name, [])
+    if built is None and len(elsewhere) == 1:  # built here, moved by the package's make
+        path = elsewhere[0]
+        built = facts.objects[path]
     components = tuple(account_for(m, facts) for m in spec.members)
     if built is not None:
         components += unaccounted_code(path, built, components, facts)

@@ -151,8 +151,13 @@ def _from_source(
     sf = facts.sources.get(src)
     evidence, reasons = license_evidence(sf)
     defined = frozenset(built.defined) if built else (sf.defines if sf else frozenset())
-    # a built object is checked against what its source defines (object-source-mismatch)
-    expected = facts.symbols.defined_in(src) if built is not None else frozenset()
+    # a built object is checked against what its source defines (object-source-mismatch),
+    # unless its own symbol table says it was compiled from a file of that name
+    expected = (
+        facts.symbols.defined_in(src)
+        if built is not None and not _compiled_from(built, src)
+        else frozenset()
+    )
     return Component(
         path=member.path,
         origin=Origin.SOURCE,
@@ -168,6 +173,14 @@ def _from_source(
         named_source=src,
         tag_error=sf.spdx_error if sf else None,
     )
+
+
+def _compiled_from(obj: ObjectFacts, src: PurePosixPath) -> bool:
+    """Whether the object's STT_FILE or DWARF names ``src`` as what it was compiled from."""
+    name = src.name
+    if any(f.rsplit("/", 1)[-1] == name for f in obj.file_symbols):
+        return True
+    return any(u[0] is not None and u[0].rsplit("/", 1)[-1] == name for u in obj.dwarf_units)
 
 
 def _from_object(

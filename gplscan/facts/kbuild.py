@@ -943,6 +943,8 @@ def configured(text: str, directory: Path, root: Path) -> str:
         "abs_top_builddir": str(top),
         "top_srcdir": up,
         "top_builddir": up,
+        "TOP_SRCDIR": str(top / "src") if (top / "src").is_dir() else str(top),  # OpenAFS
+        "TOP_OBJDIR": str(top),
     }
 
     def value(m: re.Match[str]) -> str:
@@ -1244,9 +1246,15 @@ def _link_objects(cmd_file: Path, directory: Path, root: Path) -> list[tuple[str
             listing = directory / Path(t[1:]).name
             with contextlib.suppress(OSError):
                 out.extend((w, evidence) for w in listing.read_text().split())
-        elif not t.startswith("-") and _OBJECT_LIKE.search(t) and not t.endswith(".mod.o"):
+        elif not t.startswith("-") and _OBJECT_LIKE.search(t) and not _kbuild_own(t):
             out.append((t, evidence))
     return out
+
+
+def _kbuild_own(token: str) -> bool:
+    """Objects Kbuild itself adds to every module: modpost's ``<mod>.mod.o`` and, since
+    Linux 6.10, ``.module-common.o`` (compiled from the kernel's scripts/module-common.c)."""
+    return token.endswith(".mod.o") or token.rsplit("/", 1)[-1] == ".module-common.o"
 
 
 def apply_records(spec: ModuleSpec, root: Path) -> ModuleSpec:
