@@ -269,7 +269,13 @@ def _unit_names(obj: ObjectFacts) -> set[str]:
     """Base names of the source files an object says it was built from (STT_FILE, DWARF)."""
     names = {n.rsplit("/", 1)[-1] for n in obj.file_symbols}
     names |= {u[0].rsplit("/", 1)[-1] for u in obj.dwarf_units if u[0]}
-    return {n for n in names if n.endswith(_UNIT_SUFFIXES) and not n.endswith(".mod.c")}
+    return {n for n in names if n.endswith(_UNIT_SUFFIXES) and not _kbuild_source(n)}
+
+
+def _kbuild_source(name: str) -> bool:
+    """Sources Kbuild compiles into every module itself: modpost's <mod>.mod.c and, since
+    Linux 6.10, the kernel's scripts/module-common.c."""
+    return name.endswith(".mod.c") or name == "module-common.c"
 
 
 def unaccounted_code(

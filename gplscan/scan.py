@@ -165,8 +165,9 @@ def _run(
     arch = options.arch or host_arch()
     # an inventory alone needs no link graph: the build files are not read
     build_gaps: list[Gap] = []
+    shipped: set[PurePosixPath] = set()
     modules, copies, dkms = (
-        _build_facts(root, records, issues, build_gaps, arch, options.changed)
+        _build_facts(root, records, issues, build_gaps, arch, options.changed, shipped)
         if options.rules
         else ((), {}, [])
     )
@@ -227,6 +228,8 @@ def _run(
         graph = build_graph(facts, _source_reader(root))
     kernel = KernelSymbols.none("not needed: no built module in the target")
     binaries = graph.binaries
+    if shipped:  # modules built where no build of the package reaches: configure's probes
+        binaries = _not_shipped(binaries, shipped, dkms, issues)
     if options.changed is not None:  # built modules no build file describes: only if changed
         binaries = tuple(
             b for b in binaries if b.defined_at is not None or b.path in options.changed
@@ -322,7 +325,11 @@ def _build_facts(
     gaps: list[Gap],
     arch: str,
     changed: frozenset[PurePosixPath] | None = None,
+    shipped: set[PurePosixPath] | None = None,
 ) -> tuple[tuple[ModuleSpec, ...], dict[PurePosixPath, CopyRule], list[DkmsConf]]:
+    """Modules, copy rules and dkms.conf files; ``shipped`` receives the directories a
+    DKMS package's build reaches (left empty when there is no dkms.conf)."""
+    shipped = shipped if shipped is not None else set()
     modules: list[ModuleSpec] = []
     copies: dict[PurePosixPath, CopyRule] = {}
     config = KconfigTypes(
@@ -373,9 +380,9 @@ def _build_facts(
         modules.extend(mods)
         for rule in rules:
             copies.setdefault(rule.target, rule)
-    if dkms and changed is None:
-        modules = _reached_modules(root, modules, dkms, reaches, issues)
     modules.extend(_recorded_modules(root, records, modules))
+    if dkms and changed is None:  # configure's probe modules (zfs' build/) are not shipped
+        modules = _reached_modules(root, modules, dkms, reaches, issues, shipped)
     for rel, rule in _symlinked_objects(root, records):
         copies.setdefault(rel, rule)
     specs = tuple(apply_records(m, root) for m in modules)
@@ -390,6 +397,7 @@ def _reached_modules(
     dkms: list[DkmsConf],
     reaches: Mapping[PurePosixPath, list[PurePosixPath]],
     issues: list[ScanIssue],
+    shipped: set[PurePosixPath],
 ) -> list[ModuleSpec]:
     """The modules a DKMS package's build reaches: from the directory dkms runs MAKE in
     and the directories of the modules dkms.conf names, down every ``obj-m += dir/`` and
@@ -415,6 +423,7 @@ def _reached_modules(
             continue
         reached.add(d)
         todo.extend(reaches.get(d, ()))
+    shipped.update(reached)
     kept = []
     for spec in modules:
         if spec.directory in reached:
@@ -431,6 +440,39 @@ def _reached_modules(
             )
         )
     return kept
+
+
+def _not_shipped(
+    binaries: tuple[Binary, ...],
+    shipped: set[PurePosixPath],
+    dkms: list[DkmsConf],
+    issues: list[ScanIssue],
+) -> tuple[Binary, ...]:
+    """Built modules no build file describes, in a directory no build of the package
+    reaches and not named by dkms.conf (zfs' configure leaves ~140 probe modules in
+    build/): noted, not judged as modules the package ships."""
+    named = {m.name for conf in dkms for m in conf.modules}
+    kept = []
+    for b in binaries:
+        probe = (
+            b.kind == "kernel-module"
+            and b.defined_at is None
+            and b.path.parent not in shipped
+            and b.path.stem not in named
+        )
+        if not probe:
+            kept.append(b)
+            continue
+        issues.append(
+            ScanIssue(
+                b.path,
+                "build",
+                "a built module in a directory no build of the package reaches, not one "
+                "dkms.conf names (a configure probe): not judged as a module it ships",
+                skipped=False,
+            )
+        )
+    return tuple(kept)
 
 
 def _dkms_confs(

@@ -90,3 +90,32 @@ def test_a_built_program_is_a_binary_whose_composition_is_not_judged_yet(
     assert (str(app.path), app.kind, app.composition_known) == ("app", "executable", False)
     (gap,) = result.findings
     assert gap.rule == "not-judged" and "objects linked into app" in gap.message
+
+
+def test_kbuilds_own_module_common_object_is_not_closed(tmp_path: Path) -> None:
+    """Linux >= 6.10 links .module-common.o (from the kernel's scripts/module-common.c)
+    into every module: it is Kbuild's, not the package's closed code."""
+    import subprocess
+
+    from tests.helpers import need_tools
+
+    need_tools("gcc", "ld")
+    tree = tmp_path / "t"
+    tree.mkdir()
+    (tree / "Kbuild").write_text("obj-m += m.o\n")
+    (tree / "m.c").write_text(
+        "// SPDX-License-Identifier: GPL-2.0-only\n"
+        'static const char l[] __attribute__((section(".modinfo"), used)) = "license=GPL";\n'
+        "int m_probe(void) { return 0; }\n"
+    )
+    compile_object(tree / "m.c", tree / "m.o")
+    (tmp_path / "module-common.c").write_text("int __kbuild_common_marker(void) { return 1; }\n")
+    compile_object(tmp_path / "module-common.c", tree / ".module-common.o")
+    subprocess.run(
+        ["ld", "-r", "-o", str(tree / "m.ko"), str(tree / "m.o"), str(tree / ".module-common.o")],
+        check=True,
+    )
+    result = run(tree, Options(cache_dir=None), detector=_no_detection)
+    assert [str(b.path) for b in result.binaries] == ["m.ko"]
+    assert not [c for c in result.binaries[0].components if c.origin is Origin.CLOSED]
+    assert not [f for f in result.findings if "closed" in f.rule], result.findings
