@@ -424,9 +424,12 @@ def _reached_modules(
         reached.add(d)
         todo.extend(reaches.get(d, ()))
     shipped.update(reached)
+    named = {m.name for conf in dkms for m in conf.modules}
     kept = []
     for spec in modules:
-        if spec.directory in reached:
+        # a module dkms.conf names is shipped wherever it is built (openafs builds in
+        # src/libafs/MODLOAD-<kernel>/ by a make that changes directory, not by -C)
+        if spec.directory in reached or spec.name in named:
             kept.append(spec)
             continue
         issues.append(
