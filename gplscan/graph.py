@@ -585,7 +585,8 @@ def _unbuilt_imports(
         text = read_source(src)
         if text is None:
             continue
-        for symbol, line in called_functions(text).items():
+        called, _ = called_functions(text)
+        for symbol, line in called.items():
             if symbol in calls:
                 continue
             imp = provided(symbol)

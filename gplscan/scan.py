@@ -638,6 +638,25 @@ def _judgement_gaps(
         if b.kind == "planned":
             # judged from its built objects or its sources' calls where the kernel's exports
             # are known (resolve_imports); with no kernel, only the tree's own exports are
+            if (
+                b.declared is not None
+                and kernel.exports
+                and not any(
+                    i.evidence is not None and i.evidence.kind == "symbol" for i in b.imports
+                )
+            ):
+                # judged from its sources' calls: those under #if are not evaluated
+                gaps.append(
+                    Gap(
+                        f"GPL-only symbol use by {b.path}",
+                        f"the kernel takes its license ({b.declared.text!r}) as proprietary "
+                        "and it is not built: its sources' calls were resolved against "
+                        f"{kernel.source}, except calls under #if/#ifdef, which gplscan does "
+                        "not evaluate; audit the built tree to judge them all",
+                        at,
+                        b.path,
+                    )
+                )
             if b.declared is not None and not kernel.exports:
                 gaps.append(
                     Gap(

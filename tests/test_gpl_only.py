@@ -154,3 +154,20 @@ def test_symbol_get_of_a_provider_not_in_the_target_is_not_judged(tmp_path: Path
     result = _audit(tree)
     (gap,) = _rule(result, "not-judged")
     assert (gap.path, gap.line) == ("fs.c", 5) and "nvidia_p2p_get_pages" in gap.message
+
+
+def test_calls_under_if_are_not_counted_from_sources_and_that_is_said(tmp_path: Path) -> None:
+    """openafs calls cache_purge only under #ifdef AFS_DARWIN_ENV: not a Linux call."""
+    tree = _tree(tmp_path / "t")
+    text = (
+        (tree / "prop.c")
+        .read_text()
+        .replace(
+            "\treturn kernel_gpl_fn(x);", "#ifdef OTHER_OS\n\treturn kernel_gpl_fn(x);\n#endif"
+        )
+    )
+    (tree / "prop.c").write_text(text)
+    result = _audit(tree, KERNEL)
+    assert not _rule(result, "gpl-only-symbol-in-non-gpl-module")
+    (gap,) = _rule(result, "not-judged")
+    assert "#if" in gap.message

@@ -358,21 +358,39 @@ def function_bodies(text: str, names: Iterable[str]) -> dict[str, str]:
 _CALL = re.compile(r"[{}]|\b([A-Za-z_]\w*)\s*\(")
 
 
-def called_functions(text: str) -> dict[str, int]:
+_CONDITIONAL = re.compile(r"^\s*#\s*(if|ifdef|ifndef|endif)\b")
+
+
+def called_functions(text: str) -> tuple[dict[str, int], bool]:
     """Names a source calls: ``name(`` inside a function body (comments, strings and
     preprocessor lines left out; prototypes at file scope are no calls), with the line of
-    the first call of each."""
+    the first call of each; and whether calls were left out because they sit under
+    ``#if``/``#ifdef`` (a branch gplscan does not evaluate: openafs calls cache_purge only
+    under ``#ifdef AFS_DARWIN_ENV``)."""
+    conditional: set[int] = set()
+    depth_if = 0
+    for number, row in enumerate(text.splitlines(), 1):
+        m = _CONDITIONAL.match(row)
+        if m is not None:
+            depth_if = max(0, depth_if + (-1 if m.group(1) == "endif" else 1))
+        elif depth_if:
+            conditional.add(number)
     code = ctext.strip_comments(ctext.blank_directives(text), strings=True)
     lines = ctext.LineIndex(code)
     out: dict[str, int] = {}
+    left_out = False
     depth = 0
     for m in _CALL.finditer(code):
         name = m.group(1)
         if name is None:
             depth = depth + 1 if m.group(0) == "{" else max(0, depth - 1)
         elif depth and name not in out and name not in _NOT_FUNCTIONS:
-            out[name] = lines.line(m.start())
-    return out
+            line = lines.line(m.start())
+            if line in conditional:
+                left_out = True
+            else:
+                out[name] = line
+    return out, left_out
 
 
 def identifiers(code: str) -> frozenset[str]:
