@@ -51,8 +51,8 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
     # ends with `find -name '*.ko' -exec mv {} ${BDIR}`)
     moved: dict[str, list[PurePosixPath]] = {}
     planned_at = {spec.directory / f"{spec.name}.ko" for spec in facts.modules}
-    for path, obj in facts.objects.items():
-        if obj.is_module and path.name.endswith(".ko") and path not in planned_at:
+    for path, obj in facts.objects.items() if facts.modules else ():
+        if path.name.endswith(".ko") and path not in planned_at and obj.is_module:
             moved.setdefault(path.name, []).append(path)
     for spec in facts.modules:
         binary = _module_binary(spec, facts, moved)

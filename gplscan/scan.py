@@ -582,7 +582,12 @@ def _judgement_gaps(
                 )
             )
         declared = b.declared.value if b.declared is not None else None
-        unbound = [i for i in b.imports if i.runtime and i.provider == "unresolved"]
+        # symbol_get bindings come from sources: a directory of built modules has none
+        unbound = (
+            [i for i in b.imports if i.runtime and i.provider == "unresolved"]
+            if has_sources
+            else []
+        )
         if unbound:
             first = unbound[0].evidence
             gaps.append(
@@ -753,7 +758,11 @@ def _symlinked_objects(
     nv-kernel.o to nv-kernel.o_binary): the link is made from the file it names."""
     out = []
     for rel, record in records.items():
-        if record.entry.kind is not FileKind.OBJECT or not os.path.islink(root / rel):
+        if (
+            record.entry.kind is not FileKind.OBJECT
+            or rel.name.endswith(".ko")  # modules are binaries, never symlinked members
+            or not os.path.islink(root / rel)
+        ):
             continue
         try:
             real = PurePosixPath(Path(os.path.realpath(root / rel)).relative_to(root).as_posix())

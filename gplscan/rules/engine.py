@@ -21,6 +21,7 @@ def evaluate(
     """Every (rule, binary, match) where a rule fires; the binary is None for a finding
     about the whole target (a target predicate's, e.g. a tree where no binary is found)."""
     binaries = list(binaries)
+    modules = [b for b in binaries if is_module(b)]
     for rule in rules:
         params = dict(rule.params)
         whole = TARGET_PREDICATES.get(rule.predicate)
@@ -28,9 +29,6 @@ def evaluate(
             yield from ((rule, b, m) for b, m in whole(ctx, params))
             continue
         predicate = PREDICATES[rule.predicate]
-        modules_only = rule.predicate in MODULE_PREDICATES
-        for binary in binaries:
-            if modules_only and not is_module(binary):
-                continue
+        for binary in modules if rule.predicate in MODULE_PREDICATES else binaries:
             for match in predicate(ctx, binary, params):
                 yield rule, binary, match
