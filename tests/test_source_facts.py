@@ -134,3 +134,14 @@ def test_defined_functions_are_what_the_object_will_define() -> None:
         "module_init(probe);\nmodule_exit(helper);\n"
     )
     assert defined_functions(text) == {"probe", "init_module", "cleanup_module"}
+
+
+def test_symbol_get_bindings_name_a_symbol_only_when_the_source_does() -> None:
+    from gplscan.facts.source import source_facts as facts
+
+    text = (
+        "void f(void)\n{\n\ta = symbol_get(nvidia_p2p_get_pages);\n"
+        '\tb = __symbol_get("nvidia_p2p_put_pages");\n\tc = __symbol_get(probename);\n}\n'
+    )
+    sf = facts(None, PurePosixPath("p.c"), text, defines=False)
+    assert sf.runtime_imports == (("nvidia_p2p_get_pages", 3), ("nvidia_p2p_put_pages", 4))

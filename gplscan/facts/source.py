@@ -122,8 +122,11 @@ def source_facts(
     )
 
 
+# symbol_get(x) names x itself; __symbol_get takes a string: only a literal names a symbol
+# (mtd's __symbol_get(probename) binds whatever a variable holds)
 _SYMBOL_GET = re.compile(
-    r"\b(?:symbol_get|symbol_request|__symbol_get)\s*\(\s*\"?([A-Za-z_]\w*)\"?\s*\)"
+    r"\b(?:symbol_get|symbol_request)\s*\(\s*([A-Za-z_]\w*)\s*\)"
+    r"|\b__symbol_get\s*\(\s*\"([A-Za-z_]\w*)\"\s*\)"
 )
 
 
@@ -133,9 +136,10 @@ def _runtime_imports(code: str, lines: ctext.LineIndex) -> Iterable[tuple[str, i
         return
     seen: set[str] = set()
     for m in _SYMBOL_GET.finditer(code):
-        if m.group(1) not in seen:
-            seen.add(m.group(1))
-            yield m.group(1), lines.line(m.start())
+        name = m.group(1) or m.group(2)
+        if name not in seen:
+            seen.add(name)
+            yield name, lines.line(m.start())
 
 
 _MODULE_ENTRY = re.compile(r"^\s*module_(init|exit)\s*\(", re.MULTILINE)
