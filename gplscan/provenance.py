@@ -8,6 +8,7 @@ when the object cannot be read. Every decision carries its reasons, in words.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
@@ -131,6 +132,8 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
         return _from_source(
             member, provider, facts, built, f"{how}; it is text, a generated source"
         )
+    if entry.kind is FileKind.ARCHIVE:
+        return _from_archive(member, provider, facts, how)
     if entry.kind is not FileKind.OBJECT:
         what = entry.note or f"a {entry.kind} file"
         return Component(
@@ -172,6 +175,72 @@ def _from_source(
         expected=expected,
         named_source=src,
         tag_error=sf.spdx_error if sf else None,
+    )
+
+
+def _from_archive(
+    member: MemberRef, provider: PurePosixPath, facts: TreeFacts, how: str
+) -> Component:
+    """A static library: each member object judged like any object; closed when any is."""
+    from gplscan.errors import ObjectParseError
+    from gplscan.facts.archive import ArchiveError, members
+    from gplscan.facts.elf import object_facts
+
+    path = facts.root / provider
+    parts: list[Component] = []
+    unread: list[str] = []
+    digest = None
+    try:
+        whole = path.read_bytes()
+        digest = hashlib.sha256(whole).hexdigest()
+        for name, data in members(path, whole, facts.root):
+            rel = PurePosixPath(f"{provider}({name})")
+            try:
+                obj = object_facts(path, rel, data)
+            except ObjectParseError as exc:
+                unread.append(f"{name}: {exc.reason}")
+                continue
+            parts.append(
+                _from_object(MemberRef(rel, member.via, member.evidence), rel, obj, facts, how)
+            )
+    except (ArchiveError, OSError) as exc:
+        why = f"{how}, but its members cannot be read: {exc}"
+        return Component(member.path, Origin.UNKNOWN, None, (), provider, member.evidence, (why,))
+    closed = [c for c in parts if c.origin is Origin.CLOSED]
+    if unread and not closed:
+        why = f"{how}; member(s) not read: {_few(unread)}"
+        return Component(member.path, Origin.UNKNOWN, None, (), provider, member.evidence, (why,))
+    if not closed:
+        sources = tuple(sorted({s for c in parts for s in c.sources}))
+        license_of = {c.license for c in parts if c.license}
+        return Component(
+            path=member.path,
+            origin=Origin.SOURCE,
+            license=license_of.pop() if len(license_of) == 1 else None,
+            sources=sources,
+            file=provider,
+            linked_by=member.evidence,
+            reasons=(f"{how}; every member ({len(parts)}) is accounted for by a source",),
+        )
+    evidence = [
+        Evidence(
+            "symbol", f"{how}: an archive of {len(parts)} member(s), {len(closed)} closed", provider
+        )
+    ]
+    for c in closed[:5]:
+        evidence.extend(c.provenance[1:3])
+    return Component(
+        path=member.path,
+        origin=Origin.CLOSED,
+        license=CLOSED,
+        sources=(),
+        file=provider,
+        linked_by=member.evidence,
+        reasons=tuple(e.text for e in evidence),
+        provenance=tuple(evidence),
+        defined=frozenset().union(*(c.defined for c in closed)),
+        undefined=frozenset().union(*(c.undefined for c in closed)),
+        sha256=digest,
     )
 
 

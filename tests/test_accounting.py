@@ -119,3 +119,30 @@ def test_kbuilds_own_module_common_object_is_not_closed(tmp_path: Path) -> None:
     assert [str(b.path) for b in result.binaries] == ["m.ko"]
     assert not [c for c in result.binaries[0].components if c.origin is Origin.CLOSED]
     assert not [f for f in result.findings if "closed" in f.rule], result.findings
+
+
+def test_a_closed_static_library_linked_with_whole_archive(tmp_path: Path) -> None:
+    """ldflags-y += --whole-archive $(src)/lib/x.a: the archive's members are judged one
+    by one (a regular and a GNU thin archive)."""
+    import subprocess
+
+    from tests.helpers import need_tools
+
+    need_tools("gcc", "ar")
+    for flags in ("rcs", "rcsT"):
+        tree = tmp_path / flags
+        (tree / "lib").mkdir(parents=True)
+        (tree / "Kbuild").write_text(
+            "obj-m += drv.o\ndrv-objs := main.o\nldflags-y += --whole-archive $(src)/lib/x.a\n"
+        )
+        (tree / "main.c").write_text(MAIN_C)
+        blob = compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", tree / "lib" / "core.o_")
+        subprocess.run(["ar", flags, str(tree / "lib" / "x.a"), str(blob)], check=True)
+        if flags == "rcs":
+            blob.unlink()  # a regular archive holds its members itself
+        result = run(tree, Options(cache_dir=None), detector=_no_detection)
+        drv = next(b for b in result.binaries if b.name == "drv")
+        lib = drv.component(PurePosixPath("lib/x.a"))
+        assert lib is not None and lib.origin is Origin.CLOSED, (flags, lib)
+        assert "1 closed" in lib.reasons[0]
+        assert "gpl-links-closed-object" in {f.rule for f in result.findings}
