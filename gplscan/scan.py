@@ -564,6 +564,18 @@ def _judgement_gaps(
     has_sources = any(r.entry.kind is FileKind.SOURCE for r in records.values())
     kernel_tree = PurePosixPath("scripts/Makefile.build") in records
     for b in binaries:
+        unknown = [c for c in b.components if c.origin is Origin.UNKNOWN]
+        if unknown:  # a member whose code nothing in the tree shows: not judged
+            line = unknown[0].linked_by
+            gaps.append(
+                Gap(
+                    f"what {len(unknown)} object(s) linked into {b.path} hold",
+                    "; ".join(f"{c.path}: {c.reasons[0]}" for c in unknown[:3])
+                    + (f"; and {len(unknown) - 3} more" if len(unknown) > 3 else ""),
+                    Location(line.path, line.line) if line.path is not None else Location(b.path),
+                    b.path,
+                )
+            )
         if not b.composition_known and has_sources:
             what = (
                 "no build file gplscan could read and no Kbuild record (<module>.mod, "
