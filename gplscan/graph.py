@@ -28,6 +28,7 @@ from gplscan.model import (
     ModuleSpec,
     ObjectFacts,
     Origin,
+    few,
     import_counts,
 )
 from gplscan.policy import CLOSED
@@ -192,9 +193,7 @@ def _linked_into(
         built = facts.objects.get(b.path)
         if built is None or not c.defined <= frozenset(built.defined):
             continue
-        shown = ", ".join(sorted(c.defined)[:5]) + (
-            f" and {len(c.defined) - 5} more" if len(c.defined) > 5 else ""
-        )
+        shown = few(sorted(c.defined))
         return b, Evidence(
             "symbol",
             f"{b.path} defines every global symbol {c.path} defines ({shown}): it was linked in",

@@ -50,6 +50,12 @@ class Severity(StrEnum):
 SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
 
+def few(names: Sequence[str], limit: int = 5) -> str:
+    """The first ``limit`` names, then how many more: "a, b, c and 4 more"."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """A place in the target: a file and, where one exists, a 1-based line."""

@@ -9,7 +9,6 @@ when the object cannot be read. Every decision carries its reasons, in words.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
@@ -21,15 +20,11 @@ from gplscan.model import (
     ObjectFacts,
     Origin,
     SourceFacts,
+    few,
 )
 from gplscan.policy import CLOSED
 
 SOURCE_EXTENSIONS = (".c", ".S", ".s", ".cc", ".cpp", ".rs")
-
-
-def _few(names: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def license_evidence(sf: SourceFacts | None) -> tuple[tuple[Evidence, ...], tuple[str, ...]]:
@@ -208,7 +203,7 @@ def _from_archive(
         return Component(member.path, Origin.UNKNOWN, None, (), provider, member.evidence, (why,))
     closed = [c for c in parts if c.origin is Origin.CLOSED]
     if unread and not closed:
-        why = f"{how}; member(s) not read: {_few(unread)}"
+        why = f"{how}; member(s) not read: {few(unread)}"
         return Component(member.path, Origin.UNKNOWN, None, (), provider, member.evidence, (why,))
     if not closed:
         sources = tuple(sorted({s for c in parts for s in c.sources}))
@@ -274,7 +269,7 @@ def _from_object(
                 file=provider,
                 linked_by=member.evidence,
                 reasons=(
-                    f"{how}; every symbol it defines ({_few(defined)}) is defined in {src}",
+                    f"{how}; every symbol it defines ({few(defined)}) is defined in {src}",
                     *lic_reasons,
                 ),
                 license_evidence=lic_evidence,
@@ -292,7 +287,7 @@ def _from_object(
         Evidence("makefile", comes_from, provider),
     ]
     if defined:
-        text = f"no source in the tree defines the symbols it defines: {_few(defined)}"
+        text = f"no source in the tree defines the symbols it defines: {few(defined)}"
     else:
         text = "it defines no global symbols"
     evidence.append(Evidence("symbol", text, provider))
@@ -330,7 +325,7 @@ def _from_object(
             Evidence(
                 "symbol",
                 f"its symbol table (STT_FILE) names source file(s) "
-                f"{_few(missing)}, which the tree does not hold",
+                f"{few(missing)}, which the tree does not hold",
                 provider,
             )
         )

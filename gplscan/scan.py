@@ -55,6 +55,7 @@ from gplscan.model import (
     ScanIssue,
     ScanResult,
     SourceFacts,
+    few,
 )
 from gplscan.policy import LicenseData, load_license_data
 from gplscan.rules import load_rules
@@ -605,7 +606,7 @@ def _judgement_gaps(
             gaps.append(
                 Gap(
                     f"what {b.path} binds at run time",
-                    f"it binds {_few([i.symbol for i in unbound])} with symbol_get, and no "
+                    f"it binds {few([i.symbol for i in unbound])} with symbol_get, and no "
                     "module of the target and no kernel export known provides "
                     f"{'them' if len(unbound) > 1 else 'it'}: whether it uses a proprietary "
                     "module's interface is not known (since Linux 6.6, symbol_get binds "
@@ -689,9 +690,7 @@ def _judgement_gaps(
             continue
         unresolved = [i.symbol for i in b.imports if i.provider == "unresolved"]
         if unresolved:
-            shown = ", ".join(unresolved[:5]) + (
-                f" and {len(unresolved) - 5} more" if len(unresolved) > 5 else ""
-            )
+            shown = few(unresolved)
             gaps.append(
                 Gap(
                     f"GPL-only symbol use by {b.path}",
@@ -704,12 +703,6 @@ def _judgement_gaps(
                 )
             )
     return gaps
-
-
-def _few(names: list[str], limit: int = 5) -> str:
-    return ", ".join(names[:limit]) + (
-        f" and {len(names) - limit} more" if len(names) > limit else ""
-    )
 
 
 def _build_line(b: Binary) -> Location:

@@ -22,6 +22,7 @@ from gplscan.model import (
     Location,
     Origin,
     Severity,
+    few,
 )
 from gplscan.policy import LicenseData
 
@@ -190,7 +191,7 @@ def _symbols(edge: Edge) -> list[str]:
 
 
 def _few(names: list[str]) -> str:
-    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return few(names, 4)
 
 
 # --- predicates ---------------------------------------------------------------------------
