@@ -66,16 +66,17 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
         if path in described or not obj.is_module or path.name.endswith(".o"):
             continue
         binaries.append(_standalone_module(path, obj))
-    if facts.sources:  # a directory of built modules alone has nothing to account for
-        binaries.extend(_programs(facts))
-        binaries, found_edges = account_for_every_object(binaries, facts, read_source)
-        edges.extend(found_edges)
+    # every object is accounted for, with sources or without: a stray object in a
+    # directory of built modules is listed too, never dropped
+    binaries.extend(_programs(facts))
+    binaries, found_edges = account_for_every_object(binaries, facts, read_source)
+    edges.extend(found_edges)
     binaries.sort(key=lambda b: str(b.path))
     return LinkGraph(tuple(binaries), tuple(edges))
 
 
 def _programs(facts: TreeFacts) -> list[Binary]:
-    """Executables and shared objects found built in a tree with sources: binaries too.
+    """Executables and shared objects found built in the target: binaries too.
     What they link is not read yet (no link line, no archive members): each is listed with
     its composition unknown, which the report names as not judged."""
     out = []

@@ -289,8 +289,17 @@ class ObjectFacts:
 
     @property
     def is_module(self) -> bool:
-        """A kernel module: a relocatable object carrying a module name or license."""
-        return self.elf_type == "REL" and any(k in ("name", "license") for k, _ in self.modinfo)
+        """A kernel module: a relocatable object carrying a module name or license, or,
+        when its ``.modinfo`` is missing or damaged, defining ``__this_module`` (the
+        ``struct module`` modpost gives every module) or named ``.ko``: a module whose
+        records cannot be read is still a module, and one with no license."""
+        if self.elf_type != "REL":
+            return False
+        return (
+            any(k in ("name", "license") for k, _ in self.modinfo)
+            or ".ko" in self.path.suffixes[-2:]
+            or "__this_module" in self.defined
+        )
 
 
 _OBJECT_FIELDS = tuple(f.name for f in fields(ObjectFacts))

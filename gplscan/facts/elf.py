@@ -77,6 +77,8 @@ Reader = Literal["direct", "pyelftools"]
 Symbol = tuple[str, int, int, int, int]
 
 _ELF_TYPES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
+ET_REL = 1
+_JUDGED_TYPES = (1, 2, 3)  # relocatable objects, programs, shared objects
 SHT_SYMTAB, SHT_RELA, SHT_NOBITS, SHT_REL, SHT_SYMTAB_SHNDX = 2, 4, 8, 9, 18
 SHF_COMPRESSED = 0x800
 STT_FILE = 4
@@ -205,6 +207,19 @@ def object_facts(
         try:
             header = read_header(data, where)
             reading = read(data, where, header)
+            if header.e_type not in _JUDGED_TYPES:
+                kind = _ELF_TYPES.get(header.e_type, f"type {header.e_type:#x}")
+                raise ObjectParseError(
+                    where,
+                    f"ELF {kind}: not an object, a program or a library, which is what "
+                    "gplscan judges",
+                )
+            if header.e_type == ET_REL and not reading.sections:
+                # a linker's input is sections and nothing else: without a section table
+                # (e_shoff 0) there is no symbol, .modinfo or code to read
+                raise ObjectParseError(
+                    where, "a relocatable object without a section table: nothing in it to read"
+                )
             return facts_from_reading(data, where, rel, header, reading, sha256)
         except ObjectParseError:
             raise
