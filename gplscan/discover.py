@@ -106,8 +106,16 @@ def classify(name: str, head: bytes) -> tuple[FileKind, str | None]:
         return kind, note
     note = None
     if suffix in SOURCE_SUFFIXES | HEADER_SUFFIXES:
-        note = f"named like a {suffix} source but holds binary data; not read as source"
-    elif suffix in OBJECT_SUFFIXES:
+        # the compiler reads it all the same (gcc drops a NUL with a warning): one NUL
+        # byte in a comment must not hide the MODULE_LICENSE beside it
+        nuls = head.count(0)
+        what = f"{nuls} NUL byte(s)" if nuls else "control characters"
+        note = (
+            f"named like a {suffix} source but holds binary data ({what} in its first "
+            f"{len(head):,} bytes); read as source all the same, as the compiler reads it"
+        )
+        return _text_kind(name), note
+    if suffix in OBJECT_SUFFIXES:
         note = f"named like a {suffix} object but is not ELF or ar; not read as an object"
     return FileKind.DATA, note
 

@@ -360,7 +360,7 @@ def _declared(
     note = None
     for decl in source_decls:
         decl_value = decl.value
-        text = f"MODULE_LICENSE({decl.argument})"
+        text = f"MODULE_LICENSE({' '.join(decl.argument.split())})"
         if decl_value is None and facts is not None:
             resolved = facts.string_defines.get(decl.argument.strip())
             if resolved is not None:
@@ -370,7 +370,13 @@ def _declared(
                 )
         evidence.append(Evidence("modinfo", text, decl.at.path, decl.at.line))
         if value is None:
-            if decl_value is None:
+            if decl_value is None and "#" in decl.argument:
+                first = next(ln for ln in decl.argument.splitlines() if "#" in ln).strip()
+                note = (
+                    f"MODULE_LICENSE at {decl.at}: a preprocessor condition ({first}) chooses "
+                    "its string, and gplscan does not know which branch is compiled"
+                )
+            elif decl_value is None:
                 note = (
                     f"MODULE_LICENSE({decl.argument}) at {decl.at}: "
                     f"{decl.argument} is not defined as a string in the tree"

@@ -24,7 +24,8 @@ ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 57
         ("table.h_shipped", b"#define X 1\n", FileKind.HEADER, False),
         ("a.o", b"not an object\n", FileKind.OTHER, True),
         ("a.c", ELF, FileKind.OBJECT, True),
-        ("a.c", bytes(range(256)), FileKind.DATA, True),
+        ("a.c", bytes(range(256)), FileKind.SOURCE, True),  # read, as the compiler would
+        ("a.c", b"/* \0 */\nint x;\n", FileKind.SOURCE, True),
         ("fw.bin", bytes(range(256)), FileKind.DATA, False),
         ("libx.a", b"!<arch>\n", FileKind.ARCHIVE, False),
         ("m.ko.xz", b"\xfd7zXZ\x00", FileKind.COMPRESSED, False),

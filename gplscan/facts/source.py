@@ -111,7 +111,7 @@ def source_facts(
         path=rel,
         spdx=tag,
         spdx_error=tag_error,
-        module_info=tuple(_module_info(code, rel, lines)),
+        module_info=tuple(_module_info(code, uncommented, rel, lines)),
         exports=tuple(_exports(code, rel, lines)),
         defines=frozenset(_defined_functions(ctext.strip_comments(code, strings=True)))
         if defines
@@ -193,7 +193,11 @@ def _string_defines(uncommented: str) -> Iterable[tuple[str, bytes]]:
                 yield d.group("name"), value
 
 
-def _module_info(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Iterable[ModuleInfoDecl]:
+def _module_info(
+    code: str, uncommented: str, rel: PurePosixPath, lines: ctext.LineIndex
+) -> Iterable[ModuleInfoDecl]:
+    """MODULE_LICENSE and its kin. ``code`` has its directives blanked (offsets kept);
+    ``uncommented`` still has them, for an argument a ``#if`` splits."""
     if "MODULE_" not in code:
         return
     for m in _MODULE_CALL.finditer(code):
@@ -205,6 +209,20 @@ def _module_info(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Itera
         call = ctext.call_arguments(code, m.end() - 1)
         if call is None:
             continue
+        raw = uncommented[m.end() : call[1] - 1]
+        if _DIRECTIVE_LINE.search(raw):
+            # MODULE_LICENSE(\n#if 1\n"GPL"\n#else\n"Proprietary"\n#endif\n): the
+            # compiler sees one branch, never both strings glued together
+            chosen = _preprocessed(raw)
+            if chosen is None:
+                yield ModuleInfoDecl(
+                    tag=MODULE_MACROS.get(macro, macro),
+                    value=None,
+                    argument=raw.strip(),
+                    at=Location(rel, lines.line(m.start())),
+                )
+                continue
+            call = (chosen, call[1])
         args = ctext.split_arguments(call[0])
         if macro == "MODULE_INFO":
             if len(args) != 2 or not _IDENT.fullmatch(args[0]):
@@ -218,6 +236,40 @@ def _module_info(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Itera
             argument=argument,
             at=Location(rel, lines.line(m.start())),
         )
+
+
+_DIRECTIVE_LINE = re.compile(r"^[ \t]*#", re.MULTILINE)
+_CONSTANT = re.compile(r"\(*\s*(0[xX][0-9a-fA-F]+|\d+)[uUlL]*\s*\)*")
+
+
+def _preprocessed(raw: str) -> str | None:
+    """The text of a macro argument the preprocessor keeps, when every condition in it is
+    a constant (``#if 0``, ``#if 1``, ``#elif 2``, ``#else``); None when one is not."""
+    kept: list[str] = []
+    # per open #if: (this branch is kept, an earlier branch was kept, the #if is kept)
+    stack: list[tuple[bool, bool, bool]] = []
+    for line in raw.splitlines(keepends=True):
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            if all(keep for keep, _, _ in stack):
+                kept.append(line)
+            continue
+        word, _, rest = stripped[1:].strip().partition(" ")
+        constant = _CONSTANT.fullmatch(rest.strip())
+        value = constant is not None and int(constant.group(1), 0) != 0
+        if word == "if" and constant is not None:
+            stack.append((value, value, all(k for k, _, _ in stack)))
+        elif word == "elif" and constant is not None and stack:
+            _, taken, outer = stack[-1]
+            stack[-1] = (value and not taken, taken or value, outer)
+        elif word == "else" and stack:
+            _, taken, outer = stack[-1]
+            stack[-1] = (not taken, True, outer)
+        elif word == "endif" and stack:
+            stack.pop()
+        else:
+            return None  # #ifdef, #if CONFIG_X, #define ...: depends on what gplscan cannot see
+    return None if stack else "".join(kept)
 
 
 def _exports(code: str, rel: PurePosixPath, lines: ctext.LineIndex) -> Iterable[ExportDecl]:
