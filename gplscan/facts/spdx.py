@@ -7,6 +7,7 @@ mapped to ``-only``/``-or-later`` so that equal licenses compare equal. Exceptio
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from dataclasses import dataclass
@@ -65,7 +66,45 @@ def normalize(raw: str) -> str:
         raise SpdxError(f"malformed SPDX expression {text!r}: {exc}") from exc
     if parsed is None:
         raise SpdxError(f"empty SPDX expression {text!r}")
+    for symbol in _licensing().license_symbols(parsed, decompose=True):
+        key = str(symbol.key)
+        if not is_known_id(key):
+            raise SpdxError(f"{key!r} is not an SPDX license id{did_you_mean(key)}")
     return str(parsed)
+
+
+@functools.cache
+def _known_ids() -> dict[str, str]:
+    """SPDX license and exception ids, by their lower-case spelling (ids are case-blind)."""
+    from license_expression import get_spdx_licensing
+
+    return {str(k).lower(): str(k) for k in get_spdx_licensing().known_symbols}
+
+
+def is_known_id(token: str) -> bool:
+    """An id of the SPDX license list (deprecated ones included), or a ``LicenseRef-``."""
+    return token.lower() in _known_ids() or token.startswith(_REFS)
+
+
+_REFS = ("LicenseRef-", "DocumentRef-")
+# what people write for the GNU licenses: GPLv2, GPL2+, LGPLv2.1, AGPL3
+_GNU_SHORTHAND = re.compile(
+    r"(?i)(?P<base>[la]?gpl)[ -]?v?(?P<major>\d)(?:\.(?P<minor>\d))?(?P<plus>\+)?"
+)
+
+
+def did_you_mean(token: str) -> str:
+    """``" (did you mean X?)"`` for an id that is not an SPDX one, or ``""``."""
+    m = _GNU_SHORTHAND.fullmatch(token.strip())
+    if m is not None:
+        guess = _modernize(
+            f"{m.group('base').upper()}-{m.group('major')}.{m.group('minor') or 0}"
+            + ("+" if m.group("plus") else "")
+        )
+    else:
+        close = difflib.get_close_matches(token.lower(), list(_known_ids()), n=1, cutoff=0.85)
+        guess = _known_ids()[close[0]] if close else ""
+    return f" (did you mean {guess}?)" if guess else ""
 
 
 def find_tag(text: str) -> tuple[str, int] | None:
