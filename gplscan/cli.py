@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from gplscan.model import ScanResult
     from gplscan.scan import Options
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+from gplscan.process import EXIT_CLEAN, EXIT_ERROR
+
 FAIL_ON = ("error", "warning", "info", "never")
 
 
@@ -125,9 +126,17 @@ def _scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+_DEBUG: list[bool] = [bool(os.environ.get("GPLSCAN_DEBUG"))]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="gplscan")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the Python traceback of an internal error (also GPLSCAN_DEBUG=1).",
+)
+def cli(debug: bool) -> None:
     """Find GPL-mixing in Linux drivers: GPL code statically linked with closed objects.
 
     gplscan reads a driver tree (sources, Kbuild files, built objects), works out which
@@ -144,8 +153,11 @@ def cli() -> None:
       gplscan rules list                what gplscan checks
 
     Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error
-    (including a scan that could not read every file, unless --allow-partial).
+    (including a scan that could not read every file, unless --allow-partial, and any
+    internal error), 130/143/129 stopped by Ctrl-C/SIGTERM/SIGHUP, 141 output pipe
+    closed. A stopped run removes its scratch files and writes no partial report.
     """
+    _DEBUG[0] = _DEBUG[0] or debug
 
 
 @cli.command()
@@ -584,8 +596,10 @@ def _write(text: str, output: Path | None, quiet: bool, result: ScanResult | Non
     if output is None:
         sys.stdout.write(text)
         return True
+    from gplscan.process import write_atomically
+
     try:
-        output.write_text(text, encoding="utf-8")
+        write_atomically(output, text)
     except OSError as exc:
         click.echo(f"gplscan: cannot write {output}: {exc.strerror}", err=True)
         return False
@@ -670,13 +684,60 @@ def main() -> None:
     from gplscan.tuning import GC_THRESHOLDS
 
     gc.set_threshold(*GC_THRESHOLDS)  # for the whole command: the scan and its report
+    from gplscan.process import (
+        GuardedStdout,
+        Interrupted,
+        PipeClosed,
+        private_scancode_temp,
+        signals_end_the_scan,
+        silence_stdout,
+    )
+
+    sys.stdout = GuardedStdout(sys.stdout)
+    code = EXIT_ERROR
+    with private_scancode_temp():
+        try:
+            with signals_end_the_scan():
+                code = _invoke()
+        except Interrupted as stop:
+            click.echo(f"\ngplscan: stopped by {stop}; no report was written", err=True)
+            code = stop.code
+        except PipeClosed as closed:
+            silence_stdout()
+            code = closed.code
+    _leave(code)
+
+
+def _invoke() -> int:
+    """Run the command line; the exit code it ends with. Usage errors are 2; an error
+    gplscan did not anticipate is 2 with one line (its traceback with --debug)."""
     try:
-        cli()
+        cli.main(standalone_mode=False)
     except SystemExit as done:
         if done.code is not None and not isinstance(done.code, int):
-            raise  # a message for Python to print
-        _leave(done.code or 0)
-    _leave(0)
+            click.echo(str(done.code), err=True)
+            return EXIT_ERROR
+        return done.code or EXIT_CLEAN
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        click.echo("gplscan: aborted", err=True)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: said in one line, never as "findings"
+        if _DEBUG[0]:
+            import traceback
+
+            traceback.print_exc()
+        else:
+            click.echo(
+                f"gplscan: internal error: {type(exc).__name__}: {exc}\n"
+                "gplscan: this is a bug in gplscan, not a finding; run again with --debug "
+                "for the traceback and report it",
+                err=True,
+            )
+        return EXIT_ERROR
+    return EXIT_CLEAN
 
 
 def _leave(code: int) -> NoReturn:
