@@ -8,39 +8,54 @@ never reused):
 - ``facts``: (sha256, kind) -> the path-free facts computed from that content (source
   facts, object facts, license detections), shared by every file with that content.
 
-SQLite in WAL mode with a busy timeout makes concurrent runs safe: readers never block,
-writers wait for each other, and a run that is killed loses only its own unwritten rows.
-Values are pickled; the database lives in the user's own cache directory (mode 0700).
+Values are never pickled: each kind of fact has a type, and is stored as the plain values
+(tuples, strings, numbers, bytes) marshal writes; reading a value back checks it against
+that type and builds the facts from it, so a row of another shape is a miss, never a
+crash and never a changed verdict. A database that is not one this code wrote (another
+format, a corrupt file) is set aside and the scan goes on with a fresh one.
+
+Concurrent runs: SQLite in WAL mode (readers never block, writers wait for each other up
+to a busy timeout); every write is one ``BEGIN IMMEDIATE`` transaction, so a run that is
+killed loses only its own unwritten rows. Runs that share the cache hold a shared lock on
+``<database>.lock`` while they use it; a database is set aside only under the exclusive
+lock, so never under a run still using it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import enum
+import fcntl
 import functools
 import hashlib
 import marshal
 import os
-import pickle
 import sqlite3
 import sys
 import time
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from gplscan import __version__
 from gplscan.resources import rules_dir
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, ino INTEGER, ctime_ns INTEGER,
-    record BLOB
-);
-CREATE TABLE IF NOT EXISTS facts (
-    sha256 TEXT, kind TEXT, value BLOB, PRIMARY KEY (sha256, kind)
-);
-"""
+# the layout of the tables and of the values in them; a database whose stamp differs
+# (this, the gplscan version and the digest of the code) is not read
+FORMAT = 2
+
+_TABLES = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE files (path BLOB PRIMARY KEY, size INTEGER, mtime_ns INTEGER, "
+    "ino INTEGER, ctime_ns INTEGER, record BLOB)",
+    "CREATE TABLE facts (sha256 TEXT, kind TEXT, value BLOB, PRIMARY KEY (sha256, kind))",
+)
+# SQLite's primary result codes for a file that is not a (sound) database
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_BUSY_SECONDS = 120.0  # how long a write waits for other runs' writes
 
 
 @functools.cache
@@ -63,6 +78,11 @@ def code_digest() -> str:
     return h.hexdigest()[:12]
 
 
+def stamp() -> str:
+    """What a database of this code says it is: format, gplscan version, code digest."""
+    return f"gplscan-facts/{FORMAT} {__version__} {code_digest()}"
+
+
 def default_cache_dir() -> Path:
     """``$XDG_CACHE_HOME/gplscan`` (``~/.cache/gplscan``), as users of Linux tools expect."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -83,72 +103,419 @@ class Stat(NamedTuple):
         return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
 
 
+# --- values: typed, plain, checked on the way back -----------------------------------------
+
+
+class Mismatch(Exception):
+    """A stored value that is not of the type its kind says (the row is a miss)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Codec:
+    """How values of one type are stored and read back.
+
+    ``encode`` makes the plain value marshal stores (None: the value is stored as it is);
+    ``decode`` checks a plain value read back and builds the typed value from it, raising
+    :class:`Mismatch` when it is of another shape.
+    """
+
+    encode: Callable[[Any], Any] | None
+    decode: Callable[[Any], Any]
+    # a tuple of scalars: the types its items may have, position by position
+    columns: tuple[frozenset[type], ...] | None = None
+
+    def dumps(self, value: Any) -> bytes:
+        return marshal.dumps(value if self.encode is None else self.encode(value))
+
+    def loads(self, blob: object) -> Any:
+        """The value a stored blob holds; :class:`Mismatch` for anything else."""
+        if type(blob) is not bytes:
+            raise Mismatch(f"a {type(blob).__name__}, not bytes")
+        try:
+            plain = marshal.loads(blob)
+        except (ValueError, EOFError, TypeError) as exc:
+            raise Mismatch(str(exc)) from exc
+        return self.decode(plain)
+
+
+_SCALARS = frozenset({str, int, bool, bytes, float, type(None)})
+
+
+def _is(kind: type) -> Callable[[Any], Any]:
+    def decode(value: Any) -> Any:
+        if type(value) is not kind:
+            raise Mismatch(f"{type(value).__name__}, not {kind.__name__}")
+        return value
+
+    return decode
+
+
+def _options(tp: Any) -> frozenset[type] | None:
+    """The scalar types a value of ``tp`` may have, when it is a scalar or a union of them."""
+    if tp is None:
+        return frozenset({type(None)})
+    if tp in _SCALARS:
+        return frozenset({tp})
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        found: set[type] = set()
+        for arg in typing.get_args(tp):
+            more = _options(arg)
+            if more is None:
+                return None
+            found |= more
+        return frozenset(found)
+    return None
+
+
+@functools.cache
+def codec(tp: Any) -> Codec:
+    """The codec of a type: scalars, ``X | None``, tuples (fixed or ``...``), frozensets,
+    ``PurePosixPath``, enums and dataclasses of these (by their type hints)."""
+    scalar = _options(tp)
+    if scalar is not None:
+        if len(scalar) == 1:
+            return Codec(None, _is(next(iter(scalar))))
+        return Codec(None, _one_of(scalar))
+    if tp is PurePosixPath:
+        return Codec(str, _path)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return Codec(_enum_value, _enum(tp))
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass(tp)
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and len(args) == 2:
+            return _optional(codec(rest[0]))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return _homogeneous(codec(args[0]), args[0], tuple)
+    if origin is tuple:
+        return _fixed([codec(a) for a in args], [_options(a) for a in args])
+    if origin is frozenset and len(args) == 1:
+        return _homogeneous(codec(args[0]), args[0], frozenset)
+    raise TypeError(f"the cache cannot store values of type {tp!r}")
+
+
+def _one_of(kinds: frozenset[type]) -> Callable[[Any], Any]:
+    def decode(value: Any) -> Any:
+        if type(value) not in kinds:
+            raise Mismatch(f"unexpected {type(value).__name__}")
+        return value
+
+    return decode
+
+
+def _path(value: Any) -> PurePosixPath:
+    if type(value) is not str:
+        raise Mismatch(f"{type(value).__name__}, not a path")
+    return PurePosixPath(value)
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
+
+
+def _enum(kind: type[enum.Enum]) -> Callable[[Any], Any]:
+    def decode(value: Any) -> Any:
+        if type(value) not in _SCALARS:
+            raise Mismatch(f"{type(value).__name__}, not a {kind.__name__}")
+        try:
+            return kind(value)
+        except ValueError as exc:
+            raise Mismatch(str(exc)) from exc
+
+    return decode
+
+
+def _optional(inner: Codec) -> Codec:
+    encode = inner.encode
+
+    def decode(value: Any) -> Any:
+        return None if value is None else inner.decode(value)
+
+    if encode is None:
+        return Codec(None, decode)
+    return Codec(lambda v: None if v is None else encode(v), decode)
+
+
+def _homogeneous(inner: Codec, element: Any, container: Callable[[Any], Any]) -> Codec:
+    """``tuple[X, ...]`` or ``frozenset[X]`` (``container``: the type itself)."""
+    encode, check, columns = inner.encode, inner.decode, inner.columns
+    join: Callable[[Any], Any] | None = None
+    if element is str:
+        join = "".join
+    elif element is bytes:
+        join = b"".join
+
+    def decode(value: Any) -> Any:
+        if type(value) is not container:
+            raise Mismatch(f"{type(value).__name__}, not a {container}")
+        if join is not None:  # strings and bytes: checked at C speed
+            try:
+                join(value)
+            except TypeError as exc:
+                raise Mismatch(str(exc)) from exc
+            return value
+        if columns is not None:  # tuples of scalars: checked column by column, in C
+            if value and not (
+                set(map(type, value)) <= {tuple}
+                and set(map(len, value)) == {len(columns)}
+                and all(
+                    set(map(type, column)) <= kinds
+                    for column, kinds in zip(zip(*value, strict=True), columns, strict=True)
+                )
+            ):
+                raise Mismatch("tuples of other values")
+            return value
+        if encode is None:  # stored as it is: check each element, keep the container
+            for item in value:
+                check(item)
+            return value
+        return container(map(check, value))
+
+    if encode is None:
+        return Codec(None, decode)
+    return Codec(lambda v: container(map(encode, v)), decode)
+
+
+def _fixed(items: list[Codec], scalars: list[frozenset[type] | None]) -> Codec:
+    """``tuple[A, B, ...]``; a tuple of scalars is checked by the types of its items at once."""
+    size = len(items)
+    if all(s is not None for s in scalars):
+        signatures: set[tuple[type, ...]] = {()}
+        for options in scalars:
+            assert options is not None
+            signatures = {(*sig, t) for sig in signatures for t in options}
+        if len(signatures) <= 4096:
+            allowed = frozenset(signatures)
+
+            def by_signature(value: Any) -> Any:
+                if type(value) is not tuple or tuple(map(type, value)) not in allowed:
+                    raise Mismatch("a tuple of other values")
+                return value
+
+            return Codec(None, by_signature, tuple(typing.cast(list[frozenset[type]], scalars)))
+    decoders = [c.decode for c in items]
+    encoders = [c.encode for c in items]
+
+    def decode(value: Any) -> Any:
+        if type(value) is not tuple or len(value) != size:
+            raise Mismatch(f"not a tuple of {size}")
+        return tuple([d(v) for d, v in zip(decoders, value, strict=True)])
+
+    if all(e is None for e in encoders):
+        return Codec(None, decode)
+
+    def encode(value: Any) -> Any:
+        return tuple([v if e is None else e(v) for e, v in zip(encoders, value, strict=True)])
+
+    return Codec(encode, decode)
+
+
+def _dataclass(kind: type) -> Codec:
+    """A dataclass as the tuple of its fields, in order; built again by its constructor."""
+    hints = typing.get_type_hints(kind)
+    names = [f.name for f in dataclasses.fields(kind)]
+    fields = _fixed([codec(hints[n]) for n in names], [None] * len(names))
+    check = fields.decode
+    encode = fields.encode or (lambda v: v)
+
+    def decode(value: Any) -> Any:
+        return kind(*check(value))
+
+    return Codec(lambda obj: encode(tuple([getattr(obj, n) for n in names])), decode)
+
+
+def _document(value: Any) -> Any:
+    """A parsed YAML document: a mapping of plain values (dicts, lists, scalars), as
+    gplscan's rule and license files are; checked without recursion."""
+    if type(value) is not dict:
+        raise Mismatch(f"a {type(value).__name__}, not a mapping")
+    todo: list[Any] = [value]
+    while todo:
+        item = todo.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is dict:
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif kind is list:
+            todo.extend(item)
+        else:
+            raise Mismatch(f"a {kind.__name__} in a YAML document")
+    return value
+
+
+DOCUMENT = Codec(None, _document)
+
+
+@functools.cache
+def fact_kinds() -> dict[str, Codec]:
+    """The kinds of facts the cache keeps, each with its type."""
+    from gplscan.model import LicenseFinding, ObjectFacts, SourceFacts
+
+    hints = typing.get_type_hints(ObjectFacts)
+    # ObjectFacts.to_row: every field but the path, in order
+    row = tuple(hints[f.name] for f in dataclasses.fields(ObjectFacts)[1:])
+    return {
+        "object": codec(tuple.__class_getitem__(row)),
+        "source": codec(SourceFacts),
+        "defines": codec(frozenset[str]),
+        "license": codec(tuple[str | None, tuple[LicenseFinding, ...]]),
+        "yaml": DOCUMENT,
+    }
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+class UnusableCacheError(Exception):
+    """A database this code will not read: corrupt, or not written by this format."""
+
+
+def _is_corrupt(exc: BaseException) -> bool:
+    """Whether an error says the database file itself is bad (not busy, not unreadable)."""
+    if isinstance(exc, (UnusableCacheError, UnicodeDecodeError)):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """The database at ``path``, made if it is new; :class:`UnusableCacheError` when it
+    holds tables of something else (another format, another program)."""
+    db = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL").fetchall()
+        db.execute("PRAGMA synchronous=NORMAL")  # in WAL mode: safe against a killed run
+        # read as bytes: the text of a damaged file need not be UTF-8
+        tables = {row[0] for row in db.execute("SELECT CAST(name AS BLOB) FROM sqlite_master")}
+        if not tables:
+            db.execute("BEGIN IMMEDIATE")
+            for create in _TABLES:
+                db.execute(create)
+            db.execute("INSERT INTO meta VALUES ('stamp', ?)", (stamp(),))
+            db.execute("COMMIT")
+            return db
+        found = None
+        if b"meta" in tables:
+            row = db.execute("SELECT CAST(value AS BLOB) FROM meta WHERE key = 'stamp'").fetchone()
+            found = row[0] if row else None
+        if found != stamp().encode() or not {b"files", b"facts"} <= tables:
+            raise UnusableCacheError(
+                f"was not written by this gplscan (its stamp: {found!r}, expected {stamp()!r})"
+            )
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+@contextlib.contextmanager
+def _opening(directory: Path) -> typing.Iterator[None]:
+    """One run at a time opens (and, when it must, sets aside) a database in ``directory``:
+    making a new database and switching it to WAL are not safe to race."""
+    fd = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class FactCache:
-    """The cache of one gplscan version in ``directory``; a no-op when ``directory`` is None."""
+    """The cache of one gplscan version in ``directory``; a no-op when ``directory`` is None.
+
+    Whatever goes wrong with the cache is a note (:attr:`error`), and the scan goes on
+    without it: the cache only ever saves work, it never decides a verdict.
+    """
 
     def __init__(self, directory: Path | None) -> None:
         self._db: sqlite3.Connection | None = None
-        self.error: str | None = None
+        self._lock: int | None = None  # <database>.lock, held shared while in use
+        self._path: Path | None = None
+        self._notes: list[str] = []
         if directory is None:
             return
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = directory / f"facts-{__version__}-{code_digest()}.sqlite3"
+            path = self._path = directory / f"facts-{__version__}-{code_digest()}.sqlite3"
             _prune(directory, keep=path)
-            self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            self.error = f"cache in {directory} not usable, scanning without it: {exc}"
-            self._db = None
+            with _opening(directory):
+                self._lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fcntl.flock(self._lock, fcntl.LOCK_SH)
+                try:
+                    self._db = _connect(path)
+                except Exception as exc:
+                    if not _is_corrupt(exc):
+                        raise
+                    if self._set_aside(_reason(exc), "scanning with a fresh cache"):
+                        self._db = _connect(path)
+        except Exception as exc:  # the cache only saves work: never a reason to stop a scan
+            self._notes.append(f"cache in {directory} not usable, scanning without it: {exc}")
+            self.close()
 
     @property
     def enabled(self) -> bool:
         return self._db is not None
 
-    def records(self, root: str) -> dict[str, tuple[Stat, Any]]:
+    @property
+    def error(self) -> str | None:
+        """What went wrong with the cache in this run (a note for the report), if anything."""
+        return "; ".join(self._notes) or None
+
+    def records(self, root: str, shape: Any) -> dict[str, tuple[Stat, Any]]:
         """Cached file records under the directory ``root`` (absolute): path -> (stat, record).
 
-        A record is whatever plain value (lists, strings, numbers) the caller stored.
+        A record is the plain value of type ``shape`` the caller stored; a row holding
+        anything else is left out (a miss).
         """
         if self._db is None:
             return {}
-        prefix = root.rstrip("/") + "/"
+        check = codec(shape).loads
+        encoding, errors = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+        prefix = os.fsencode(root.rstrip("/") + "/")
         out: dict[str, tuple[Stat, Any]] = {}
         try:
             rows = self._db.execute(
                 "SELECT path, size, mtime_ns, ino, ctime_ns, record FROM files "
                 "WHERE path >= ? AND path < ?",
-                (prefix, prefix[:-1] + "0"),
+                (prefix, prefix[:-1] + b"0"),
             )
-            # records are lists of plain values: loading 80,000 of them takes tens of
+            # records are tuples of plain values: loading 80,000 of them takes tens of
             # milliseconds, where unpickling as many dataclasses took over a second
             for path, size, mtime, ino, ctime, blob in rows:
-                out[path] = (Stat(size, mtime, ino, ctime), pickle.loads(blob))
-        except (sqlite3.Error, pickle.UnpicklingError, EOFError, ValueError) as exc:
+                try:
+                    out[path.decode(encoding, errors)] = (
+                        Stat(size, mtime, ino, ctime),
+                        check(blob),
+                    )
+                except (Mismatch, AttributeError, UnicodeDecodeError):
+                    continue
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             self._fail(exc)
             return {}
         return out
 
     def put_records(self, items: Mapping[str, tuple[Stat, Any]]) -> None:
+        """Store file records (plain values, as :meth:`records` gives them back)."""
         if self._db is None or not items:
             return
         rows = [
-            (p, s.size, s.mtime_ns, s.ino, s.ctime_ns, pickle.dumps(r, 5))
+            (os.fsencode(p), s.size, s.mtime_ns, s.ino, s.ctime_ns, marshal.dumps(r))
             for p, (s, r) in items.items()
         ]
         self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
 
-    def facts(self, kind: str, digests: Iterable[str], *, plain: bool = False) -> dict[str, Any]:
-        """Cached facts of one kind for the given content digests.
+    def facts(self, kind: str, digests: Iterable[str]) -> dict[str, Any]:
+        """Cached facts of one kind (see :func:`fact_kinds`) for the given content digests.
 
-        ``plain``: the facts were stored as plain values (tuples, strings, numbers, sets)
-        with ``put_facts(..., plain=True)``, which marshal reads ≈3x faster than pickle.
+        A stored value of another shape than the kind's is a miss.
         """
-        loads = marshal.loads if plain else _loads
         if self._db is None:
             return {}
+        loads = fact_kinds()[kind].loads
         wanted = sorted(set(digests))
         out: dict[str, Any] = {}
         try:
@@ -160,24 +527,24 @@ class FactCache:
                     (kind, *chunk),
                 )
                 for digest, blob in rows:
-                    out[digest] = loads(blob)
-        except (
-            sqlite3.Error,
-            pickle.UnpicklingError,
-            EOFError,
-            AttributeError,
-            ValueError,
-            TypeError,
-        ) as exc:
+                    with contextlib.suppress(Mismatch):
+                        out[digest] = loads(blob)
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             self._fail(exc)
             return {}
         return out
 
-    def put_facts(self, kind: str, items: Mapping[str, Any], *, plain: bool = False) -> None:
+    def put_facts(self, kind: str, items: Mapping[str, Any]) -> None:
+        """Store facts of one kind by content digest. A value the kind's type cannot hold
+        is not stored (it is computed again next time): the cache never guesses."""
         if self._db is None or not items:
             return
-        dumps = marshal.dumps if plain else partial(pickle.dumps, protocol=5)
-        self.put_encoded(kind, {d: dumps(v) for d, v in items.items()})
+        dumps = fact_kinds()[kind].dumps
+        encoded: dict[str, bytes] = {}
+        for digest, value in items.items():
+            with contextlib.suppress(TypeError, ValueError, AttributeError):
+                encoded[digest] = dumps(value)
+        self.put_encoded(kind, encoded)
 
     def remembered(self, kind: str, text: str, compute: Callable[[str], Any]) -> Any:
         """``compute(text)``, kept under the text's digest: a later call with the same text
@@ -185,50 +552,97 @@ class FactCache:
         takes ≈35 ms to import and parse them). For plain values only (what marshal
         stores); others, and errors, are never kept."""
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-        found = self.facts(kind, [digest], plain=True)
+        found = self.facts(kind, [digest])
         if digest in found:
             return found[digest]
         value = compute(text)
         try:
-            blob = marshal.dumps(value)
+            blob = fact_kinds()[kind].dumps(value)
         except ValueError:  # e.g. a YAML date: not a plain value
             return value
         self.put_encoded(kind, {digest: blob})
         return value
 
     def put_encoded(self, kind: str, items: Mapping[str, bytes]) -> None:
-        """Facts already encoded as ``put_facts`` would (marshalled plain values when read
-        back with ``plain=True``): workers encode them, the parent only stores them."""
+        """Facts already encoded as ``put_facts`` would (for "object": the marshalled
+        :meth:`ObjectFacts.to_row`): workers encode them, the parent only stores them."""
         if self._db is None or not items:
             return
         rows = [(d, kind, v) for d, v in items.items()]
         self._write("INSERT OR REPLACE INTO facts VALUES (?, ?, ?)", rows)
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One transaction, taken for writing at once (``BEGIN IMMEDIATE``: in WAL mode a
+        transaction that reads first and writes later may fail without waiting)."""
         assert self._db is not None
         try:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany(sql, rows)
             self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
             self._fail(exc)
 
     def _fail(self, exc: Exception) -> None:
-        self.error = f"cache stopped working, scanning without it: {exc}"
         if self._db is not None:
             self._db.close()
-        self._db = None
+            self._db = None
+        if _is_corrupt(exc) and self._path is not None and self._lock is not None:
+            self._set_aside(_reason(exc), "scanning without it")
+        else:
+            self._notes.append(f"cache stopped working, scanning without it: {exc}")
+        self.close()
+
+    def _set_aside(self, why: str, then: str) -> bool:
+        """Move a database this code cannot use out of the way, with its WAL and shared
+        memory files, so the next run starts a fresh one; only when no other run uses it
+        (under the exclusive lock). Says what it did either way."""
+        assert self._path is not None and self._lock is not None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        path = self._path
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._notes.append(
+                f"cache {path} {why}; another gplscan run is using it, scanning without it"
+            )
+            self.close()
+            return False
+        aside = path.with_name(f"{path.name}.corrupt")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(f"{aside}{suffix}")
+            # the WAL first: a new database must never meet the old one's log
+            for suffix in ("-wal", "-shm", ""):
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+            fcntl.flock(self._lock, fcntl.LOCK_SH)
+        except OSError as exc:
+            self._notes.append(
+                f"cache {path} {why}; cannot set it aside ({exc}), scanning without it"
+            )
+            self.close()
+            return False
+        self._notes.append(f"cache {path} {why}: set aside as {aside.name}, {then}")
+        return True
 
     def close(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
 
-def _loads(blob: bytes) -> Any:
-    return pickle.loads(blob)
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, UnusableCacheError):
+        return str(exc)
+    return f"is not a sound database ({exc})"
 
 
 def _prune(directory: Path, keep: Path, age: float = 3600.0) -> None:

@@ -54,10 +54,10 @@ class FileRecord:
     spdx_error: str | None = None
     object_error: str | None = None
 
-    def to_row(self) -> list[object]:
+    def to_row(self) -> tuple[object, ...]:
         """Plain values for the cache (fast to store and load, unlike pickled objects)."""
         e, t = self.entry, self.spdx
-        return [
+        return (
             e.kind.value,
             e.size,
             e.note,
@@ -67,10 +67,10 @@ class FileRecord:
             t.at.line if t else None,
             self.spdx_error,
             self.object_error,
-        ]
+        )
 
     @classmethod
-    def from_row(cls, rel: PurePosixPath, row: list[Any]) -> FileRecord:
+    def from_row(cls, rel: PurePosixPath, row: Sequence[Any]) -> FileRecord:
         kind, size, note, digest, raw, expression, line, spdx_error, object_error = row
         tag = SpdxTag(expression, raw, Location(rel, line)) if raw is not None else None
         return cls(
@@ -78,12 +78,18 @@ class FileRecord:
         )
 
 
+# What the cache keeps of a FileRecord (to_row): it reads back only rows of this shape
+RECORD_ROW = tuple[
+    str, int, str | None, str, str | None, str | None, int | None, str | None, str | None
+]
+
+
 # --- pass 1: every file -------------------------------------------------------------------
 
 # What pass 1 gives for one file, in the cache's own plain forms (cheap to send back from
 # a worker, and what the parent stores as they are): the record's row and the object
 # facts' row marshalled (see FileRecord.to_row, ObjectFacts.to_row); or why it failed.
-_Read1 = tuple["list[object] | None", "bytes | None", "ScanIssue | None"]
+_Read1 = tuple["tuple[object, ...] | None", "bytes | None", "ScanIssue | None"]
 
 
 def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
@@ -188,7 +194,7 @@ def read_all(
     progress: Progress,
 ) -> Pass1:
     """Pass 1 over every candidate file, through the cache."""
-    cached = cache.records(str(root))
+    cached = cache.records(str(root), RECORD_ROW)
     records: dict[PurePosixPath, FileRecord] = {}
     todo: list[tuple[PurePosixPath, str, int]] = []
     stats: dict[PurePosixPath, tuple[str, Stat]] = {}
@@ -207,10 +213,10 @@ def read_all(
 
     issues: list[ScanIssue] = []
     objects: dict[PurePosixPath, ObjectFacts] = {}
-    fresh: dict[str, tuple[Stat, list[object]]] = {}
+    fresh: dict[str, tuple[Stat, tuple[object, ...]]] = {}
     fresh_objects: dict[str, bytes] = {}
 
-    def take(rel: PurePosixPath, row: list[object], blob: bytes | None) -> None:
+    def take(rel: PurePosixPath, row: tuple[object, ...], blob: bytes | None) -> None:
         record = records[rel] = FileRecord.from_row(rel, row)
         if blob is not None:
             objects[rel] = ObjectFacts.from_row(rel, marshal.loads(blob))
@@ -233,7 +239,7 @@ def read_all(
         if rel not in objects and r.object_error is None and _holds_object(r.entry):
             wanted.setdefault(r.sha256, []).append(rel)
     if wanted:
-        found = cache.facts("object", wanted, plain=True)
+        found = cache.facts("object", wanted)
         missing: list[tuple[PurePosixPath, str, int]] = []
         for digest, rels in wanted.items():
             row = found.get(digest)
