@@ -97,6 +97,8 @@ def classify(name: str, head: bytes) -> tuple[FileKind, str | None]:
     if head.startswith(COMPRESSED_MAGICS):
         return FileKind.COMPRESSED, None
     if not head:
+        if suffix in OBJECT_SUFFIXES:
+            return FileKind.DATA, f"an empty file named like a {suffix} object: nothing to read"
         return _text_kind(name), None
     if _is_text(head):
         kind = _text_kind(name)

@@ -33,6 +33,7 @@ ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 57
         (".a.o.cmd", b"savedcmd_a.o := gcc\n", FileKind.BUILD, False),
         ("COPYING", b"GNU GENERAL PUBLIC LICENSE\n", FileKind.LICENSE_TEXT, False),
         ("a.c", b"", FileKind.SOURCE, False),
+        ("m.ko", b"", FileKind.DATA, True),  # found by the fuzz suite: dropped silently
         ("latin1.c", "/* \xe9t\xe9 */\n".encode("latin-1"), FileKind.SOURCE, False),
     ],
 )
