@@ -524,6 +524,18 @@ class FileLicense:
 
 
 @dataclass(frozen=True, slots=True)
+class Provenance:
+    """What ties a report to one run and one input: what a lawyer needs to match it
+    against a vendor's delivery, and a reader to run it again."""
+
+    scanned_at: str  # UTC, ISO 8601; from SOURCE_DATE_EPOCH when it is set
+    command: tuple[str, ...]  # the command line as given, "gplscan" first
+    rules_digest: str  # sha256 of the rule and license data files the run used
+    input_sha256: str | None = None  # a file target's (.deb, tarball, object) content
+    input_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything a reporter needs; reporters see this and nothing else."""
 
@@ -549,6 +561,7 @@ class ScanResult:
     unused_waivers: tuple[Waiver, ...] = ()  # matched nothing
     fail_on: str = "error"  # the threshold the verdict is judged by (--fail-on)
     allow_partial: bool = False  # whether files not read still let the verdict pass
+    provenance: Provenance | None = None  # when, how and on what input (the command line's)
 
     @property
     def complete(self) -> bool:

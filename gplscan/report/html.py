@@ -328,6 +328,7 @@ def context(
     return {
         "result": result,
         "summary": data["summary"],
+        "provenance": data["provenance"],
         "verdict": verdict(result, fail_on, allow_partial),
         "fail_on": fail_on,
         "findings": views,

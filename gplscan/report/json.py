@@ -127,6 +127,35 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         },
         "inventory": _inventory(result),
         "scan": {k: v for k, v in result.facts if k not in VOLATILE_FACTS},
+        "provenance": _provenance(result),
+    }
+
+
+def _provenance(result: ScanResult) -> dict[str, Any] | None:
+    """When, how and on what the report was made; the digest and size of every object
+    the report finds closed or cannot account for (to match against a delivery)."""
+    p = result.provenance
+    sizes = {str(f.path): f.size for f in result.files}
+    parts: dict[str, dict[str, Any]] = {}
+    for b in result.binaries:
+        for c in b.components:
+            if str(c.origin) in ("closed", "unknown") and c.file is not None:
+                parts.setdefault(
+                    str(c.file),
+                    {
+                        "path": str(c.file),
+                        "origin": str(c.origin),
+                        "sha256": c.sha256,
+                        "size": sizes.get(str(c.file)),
+                    },
+                )
+    return {
+        "scanned_at": p.scanned_at if p else None,
+        "command": list(p.command) if p else None,
+        "gplscan": result.tool_version,
+        "rules_sha256": p.rules_digest if p else None,
+        "input": {"sha256": p.input_sha256, "size": p.input_size} if p and p.input_sha256 else None,
+        "closed_and_unknown_objects": [parts[k] for k in sorted(parts)],
     }
 
 

@@ -1,0 +1,104 @@
+"""Reports record their provenance (issue 14): when (SOURCE_DATE_EPOCH honoured), the
+command line, the rules' digest, the input's sha256, and the sha256 and size of every
+closed or unknown object; two runs with the same SOURCE_DATE_EPOCH are byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import jsonschema
+
+from gplscan.resources import data_path
+from tests.helpers import compile_object
+
+MAIN_C = (
+    "// SPDX-License-Identifier: GPL-2.0-only\n"
+    'MODULE_LICENSE("GPL");\n'
+    "extern int vendor_magic(int);\n"
+    "int drv_probe(void) { return vendor_magic(3); }\n"
+)
+
+
+def _package(tmp_path: Path) -> tuple[Path, bytes]:
+    tree = tmp_path / "drv"
+    tree.mkdir()
+    (tree / "Kbuild").write_text("obj-m += drv.o\ndrv-objs := main.o blob.o\n")
+    (tree / "main.c").write_text(MAIN_C)
+    (tmp_path / "blob.c").write_text("int vendor_magic(int x) { return x * 7; }\n")
+    blob = compile_object(tmp_path / "blob.c", tree / "blob.o_shipped").read_bytes()
+    tarball = tmp_path / "drv.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tree, arcname="drv")
+    return tarball, blob
+
+
+def _audit(target: Path, out: Path, fmt: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1700000000")
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gplscan",
+            "audit",
+            str(target),
+            "--no-cache",
+            "--quiet",
+            "--format",
+            fmt,
+            "-o",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_json_report_records_its_provenance(tmp_path: Path) -> None:
+    tarball, blob = _package(tmp_path)
+    out = tmp_path / "report.json"
+    proc = _audit(tarball, out, "json")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(out.read_text())
+    schema = json.loads(
+        (Path(__file__).parent.parent / "gplscan/report/gplscan-1.schema.json").read_text()
+    )
+    jsonschema.validate(report, schema)
+    p = report["provenance"]
+    assert p["scanned_at"] == "2023-11-14T22:13:20Z"
+    assert p["command"][:2] == ["gplscan", "audit"] and str(tarball) in p["command"]
+    assert p["input"] == {
+        "sha256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
+        "size": tarball.stat().st_size,
+    }
+    rules = hashlib.sha256()
+    for f in sorted(data_path("rules").iterdir()):
+        if f.suffix in (".yaml", ".yml", ".json"):
+            rules.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    assert p["rules_sha256"] == rules.hexdigest()
+    (closed,) = p["closed_and_unknown_objects"]
+    assert closed == {
+        "path": "drv/blob.o_shipped",
+        "origin": "closed",
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "size": len(blob),
+    }
+
+
+def test_same_source_date_epoch_same_bytes(tmp_path: Path) -> None:
+    tarball, _ = _package(tmp_path)
+    for fmt in ("json", "html"):
+        out = tmp_path / f"report.{fmt}"
+        first = (_audit(tarball, out, fmt), out.read_bytes())
+        second = (_audit(tarball, out, fmt), out.read_bytes())
+        assert first[0].returncode == second[0].returncode == 1
+        assert first[1] == second[1], fmt
+    html = (tmp_path / "report.html").read_text()
+    assert "2023-11-14T22:13:20Z" in html
+    assert hashlib.sha256(tarball.read_bytes()).hexdigest() in html
