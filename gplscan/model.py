@@ -473,6 +473,8 @@ class Rule:
     why: str
     references: tuple[str, ...]
     source: PurePosixPath
+    plain: str = ""  # what it means, for a reader who is not an engineer
+    remedy: str = ""  # what to do about it
 
 
 @dataclass(frozen=True, slots=True)

@@ -302,6 +302,24 @@ def test_report_holds_everything_without_javascript(hyperv_report: Path) -> None
     assert '<div id="toolbar" class="toolbar" hidden>' in page, "controls only with JS"
 
 
+def test_report_speaks_plainly_and_says_what_to_do(hyperv_report: Path) -> None:
+    """Issue 14: a plain-language account on top, each finding's remedy, a glossary."""
+    from gplscan.rules import load_rules
+
+    page = hyperv_report.read_text(encoding="utf-8")
+    top = page[page.index('<section id="verdict"') : page.index('<section id="findings"')]
+    assert "In plain words" in top and "What to do:" in top
+    report = _embedded(page)
+    rules = {r.name: r for r in load_rules()}
+    for finding in report["findings"]:
+        rule = rules[finding["rule"]]
+        assert rule.plain and rule.remedy
+        assert html_report.visible(rule.remedy).replace("'", "&#39;") in page
+    glossary = page[page.index('<section id="glossary">') :]
+    for term in ("LicenseRef-closed", "ld -r", "taint P", "STT_FILE", "planned"):
+        assert term in glossary, term
+
+
 def test_html_to_stdout_gives_a_hint(built_examples: dict[str, dict[str, Path]]) -> None:
     proc = run_cli("audit", str(built_examples["hyperv-2009-open"]["built"]), "--format", "html")
     assert proc.returncode == 0, proc.stderr

@@ -329,6 +329,7 @@ def context(
         "result": result,
         "summary": data["summary"],
         "provenance": data["provenance"],
+        "plain": _plain(views, result.rules, fail_on),
         "verdict": verdict(result, fail_on, allow_partial),
         "fail_on": fail_on,
         "findings": views,
@@ -353,6 +354,19 @@ def context(
         # the CSP lets this one script run and nothing else, not even an inline handler
         "script_hash": base64.b64encode(hashlib.sha256(js.encode()).digest()).decode(),
     }
+
+
+def _plain(
+    views: list[FindingView], rules: tuple[Rule, ...], fail_on: str
+) -> list[tuple[Rule, list[str]]]:
+    """Per rule with new findings at or above ``fail_on`` (errors when nothing fails): the
+    rule, for its plain words and remedy, and the binaries it names, in rule order."""
+    bar = Severity(fail_on) if fail_on in {str(s) for s in Severity} else Severity.ERROR
+    names: dict[str, set[str]] = {}
+    for v in views:
+        if v.status == "new" and SEVERITY_RANK[v.finding.severity] >= SEVERITY_RANK[bar]:
+            names.setdefault(v.finding.rule, set()).add(v.finding.binary or str(v.finding.path))
+    return [(r, sorted(names[r.name])) for r in rules if r.name in names and r.plain]
 
 
 def _asset(name: str) -> str:

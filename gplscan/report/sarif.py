@@ -20,7 +20,10 @@ FINGERPRINT_KEY = "gplscan/v1"
 
 
 def _descriptor(rule: Rule) -> dict[str, Any]:
-    help_text = f"{rule.why}\n\nReferences: " + ", ".join(rule.references)
+    help_text = (
+        f"{rule.plain}\n\nWhat to do: {rule.remedy}\n\nWhy: {rule.why}\n\nReferences: "
+        + ", ".join(rule.references)
+    )
     return {
         "id": rule.id,
         "name": rule.name,
@@ -28,8 +31,8 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
         "fullDescription": {"text": rule.why},
         "help": {
             "text": help_text,
-            "markdown": f"**{rule.title}**\n\n{rule.why}\n\n"
-            + "\n".join(f"- <{r}>" for r in rule.references),
+            "markdown": f"**{rule.title}**\n\n{rule.plain}\n\n**What to do:** {rule.remedy}"
+            f"\n\n**Why:** {rule.why}\n\n" + "\n".join(f"- <{r}>" for r in rule.references),
         },
         "helpUri": rule.references[0] if rule.references else None,
         "defaultConfiguration": {"level": _LEVEL[rule.severity]},

@@ -88,6 +88,8 @@ def load_rules(
                 why=" ".join(doc["why"].split()),
                 references=tuple(doc["references"]),
                 source=PurePosixPath("rules") / path.name,
+                plain=" ".join(doc["plain"].split()),
+                remedy=" ".join(doc["remedy"].split()),
             )
         )
     if not rules:
