@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -201,21 +202,28 @@ def _wrong_values(marker: Path) -> list[object]:
     ]
 
 
+@pytest.mark.parametrize("sealed", [False, True], ids=["as found", "sealed"])
 @pytest.mark.parametrize("index", range(15))
-def test_rows_of_a_wrong_shape_are_misses(tree: Path, tmp_path: Path, index: int) -> None:
+def test_rows_of_a_wrong_shape_are_misses(
+    tree: Path, tmp_path: Path, index: int, sealed: bool
+) -> None:
     """Well-formed rows holding values of another shape (or a pickle that would run code)
-    are misses: never a crash, never a changed verdict, never anything unpickled."""
+    are misses: never a crash, never a changed verdict, never anything unpickled. As
+    found, the seal stops them; sealed with the database's key, the type check does."""
     cache = tmp_path / "cache"
     uncached = _report(_run(tree, None))
     _run(tree, cache)
     marker = tmp_path / "pwned"
     value = _wrong_values(marker)[index]
+    plausible_document = value == marshal.dumps({"a": [1, 2]})
     with sqlite3.connect(_database(cache)) as con:
+        (key,) = con.execute("SELECT value FROM meta WHERE key = 'key'").fetchone()
+        if sealed and isinstance(value, bytes):
+            value = zlib.crc32(value, int(key)).to_bytes(4, "big") + value
         kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM facts")}
         assert {"object", "source"} <= kinds
         # (a YAML document of the right shape but other content is no "wrong shape": the
         # rule loader's own schema check judges those)
-        plausible_document = isinstance(value, bytes) and value == marshal.dumps({"a": [1, 2]})
         where = " WHERE kind != 'yaml'" if plausible_document else ""
         con.execute(f"UPDATE facts SET value = ?{where}", (value,))
         con.execute("UPDATE files SET record = ?", (value,))

@@ -11,8 +11,12 @@ never reused):
 Values are never pickled: each kind of fact has a type, and is stored as the plain values
 (tuples, strings, numbers, bytes) marshal writes; reading a value back checks it against
 that type and builds the facts from it, so a row of another shape is a miss, never a
-crash and never a changed verdict. A database that is not one this code wrote (another
-format, a corrupt file) is set aside and the scan goes on with a fresh one.
+crash and never a changed verdict. Each value is sealed with a CRC-32 under a random key
+of its database, so bytes this cache did not write (damaged, or put there by something
+else) never reach marshal, which trusts the sizes it reads. (The seal is no defence
+against someone who can write the cache directory: it is the user's own, mode 0700.)
+A database that is not one this code wrote (another format, a corrupt file) is set aside
+and the scan goes on with a fresh one.
 
 Concurrent runs: SQLite in WAL mode (readers never block, writers wait for each other up
 to a busy timeout); every write is one ``BEGIN IMMEDIATE`` transaction, so a run that is
@@ -36,6 +40,7 @@ import sys
 import time
 import types
 import typing
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -127,10 +132,8 @@ class Codec:
     def dumps(self, value: Any) -> bytes:
         return marshal.dumps(value if self.encode is None else self.encode(value))
 
-    def loads(self, blob: object) -> Any:
-        """The value a stored blob holds; :class:`Mismatch` for anything else."""
-        if type(blob) is not bytes:
-            raise Mismatch(f"a {type(blob).__name__}, not bytes")
+    def loads(self, blob: bytes | memoryview) -> Any:
+        """The value a marshalled blob holds; :class:`Mismatch` for anything else."""
         try:
             plain = marshal.loads(blob)
         except (ValueError, EOFError, TypeError) as exc:
@@ -382,9 +385,10 @@ def _is_corrupt(exc: BaseException) -> bool:
     return isinstance(code, int) and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    """The database at ``path``, made if it is new; :class:`UnusableCacheError` when it
-    holds tables of something else (another format, another program)."""
+def _connect(path: Path) -> tuple[sqlite3.Connection, int]:
+    """The database at ``path``, made if it is new, and its seal key (see :func:`_unseal`);
+    :class:`UnusableCacheError` when it holds tables of something else (another format,
+    another program)."""
     db = sqlite3.connect(path, timeout=_BUSY_SECONDS, isolation_level=None)
     try:
         db.execute("PRAGMA journal_mode=WAL").fetchall()
@@ -395,21 +399,26 @@ def _connect(path: Path) -> sqlite3.Connection:
             db.execute("BEGIN IMMEDIATE")
             for create in _TABLES:
                 db.execute(create)
-            db.execute("INSERT INTO meta VALUES ('stamp', ?)", (stamp(),))
+            key = int.from_bytes(os.urandom(4), "big")
+            db.execute("INSERT INTO meta VALUES ('stamp', ?), ('key', ?)", (stamp(), str(key)))
             db.execute("COMMIT")
-            return db
-        found = None
+            return db, key
+        meta: dict[bytes, bytes] = {}
         if b"meta" in tables:
-            row = db.execute("SELECT CAST(value AS BLOB) FROM meta WHERE key = 'stamp'").fetchone()
-            found = row[0] if row else None
+            rows = db.execute("SELECT CAST(key AS BLOB), CAST(value AS BLOB) FROM meta")
+            meta = dict(rows.fetchall())
+        found = meta.get(b"stamp")
         if found != stamp().encode() or not {b"files", b"facts"} <= tables:
             raise UnusableCacheError(
                 f"was not written by this gplscan (its stamp: {found!r}, expected {stamp()!r})"
             )
+        sealed_by = meta.get(b"key", b"")
+        if not sealed_by.isdigit() or int(sealed_by) >= 1 << 32:
+            raise UnusableCacheError("has no seal key")
     except BaseException:
         db.close()
         raise
-    return db
+    return db, int(sealed_by)
 
 
 @contextlib.contextmanager
@@ -435,6 +444,7 @@ class FactCache:
         self._db: sqlite3.Connection | None = None
         self._lock: int | None = None  # <database>.lock, held shared while in use
         self._path: Path | None = None
+        self._key = 0
         self._notes: list[str] = []
         if directory is None:
             return
@@ -446,12 +456,12 @@ class FactCache:
                 self._lock = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                 fcntl.flock(self._lock, fcntl.LOCK_SH)
                 try:
-                    self._db = _connect(path)
+                    self._db, self._key = _connect(path)
                 except Exception as exc:
                     if not _is_corrupt(exc):
                         raise
                     if self._set_aside(_reason(exc), "scanning with a fresh cache"):
-                        self._db = _connect(path)
+                        self._db, self._key = _connect(path)
         except Exception as exc:  # the cache only saves work: never a reason to stop a scan
             self._notes.append(f"cache in {directory} not usable, scanning without it: {exc}")
             self.close()
@@ -489,7 +499,7 @@ class FactCache:
                 try:
                     out[path.decode(encoding, errors)] = (
                         Stat(size, mtime, ino, ctime),
-                        check(blob),
+                        check(_unseal(blob, self._key)),
                     )
                 except (Mismatch, AttributeError, UnicodeDecodeError):
                     continue
@@ -503,7 +513,7 @@ class FactCache:
         if self._db is None or not items:
             return
         rows = [
-            (os.fsencode(p), s.size, s.mtime_ns, s.ino, s.ctime_ns, marshal.dumps(r))
+            (os.fsencode(p), s.size, s.mtime_ns, s.ino, s.ctime_ns, self._seal(marshal.dumps(r)))
             for p, (s, r) in items.items()
         ]
         self._write("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -528,7 +538,7 @@ class FactCache:
                 )
                 for digest, blob in rows:
                     with contextlib.suppress(Mismatch):
-                        out[digest] = loads(blob)
+                        out[digest] = loads(_unseal(blob, self._key))
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             self._fail(exc)
             return {}
@@ -568,8 +578,11 @@ class FactCache:
         :meth:`ObjectFacts.to_row`): workers encode them, the parent only stores them."""
         if self._db is None or not items:
             return
-        rows = [(d, kind, v) for d, v in items.items()]
+        rows = [(d, kind, self._seal(v)) for d, v in items.items()]
         self._write("INSERT OR REPLACE INTO facts VALUES (?, ?, ?)", rows)
+
+    def _seal(self, blob: bytes) -> bytes:
+        return zlib.crc32(blob, self._key).to_bytes(4, "big") + blob
 
     def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """One transaction, taken for writing at once (``BEGIN IMMEDIATE``: in WAL mode a
@@ -637,6 +650,19 @@ class FactCache:
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
+
+
+def _unseal(value: object, key: int) -> memoryview:
+    """The marshalled blob of a stored value, when its seal (a CRC-32 under the database's
+    random key) holds; :class:`Mismatch` otherwise. Bytes this cache did not write, or that
+    were damaged since, never reach marshal (which trusts the sizes it reads: a damaged
+    count would have it allocate gigabytes)."""
+    if type(value) is not bytes or len(value) < 4:
+        raise Mismatch("not a sealed value")
+    blob = memoryview(value)[4:]
+    if zlib.crc32(blob, key) != int.from_bytes(value[:4], "big"):
+        raise Mismatch("its seal does not hold")
+    return blob
 
 
 def _reason(exc: BaseException) -> str:
