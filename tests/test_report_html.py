@@ -533,3 +533,47 @@ def test_browser_without_javascript_shows_findings(hyperv_report: Path, open_rep
     finding.locator("summary").click()  # <details> opens without any script
     assert evidence.is_visible()
     assert page.locator('g[data-closed="true"]').first.is_visible()
+
+
+@pytest.mark.browser
+def test_print_carries_every_finding_and_nothing_crosses_the_page_edge(
+    hyperv_report: Path, open_report: Any
+) -> None:
+    """Issue 14: Chromium's print of the report holds every finding's explanation and
+    evidence (found in the PDF's text), and, laid out for an A4 page, no graph or table
+    is wider than the page."""
+    import io
+
+    import pypdf
+
+    view = open_report(hyperv_report)
+    page = view.page
+    pdf = page.pdf(format="A4", print_background=True)
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+    flat = re.sub(r"\s+", "", text)
+    report = _embedded(hyperv_report.read_text(encoding="utf-8"))
+    assert text.count("Why this matters") == len(report["findings"])
+    assert text.count("What to do") >= len(report["findings"])
+    for finding in report["findings"]:
+        for e in finding["evidence"]:
+            # the PDF's text breaks lines where the page does: compare without spaces
+            assert re.sub(r"\s+", "", e["text"])[:60] in flat, e["text"]
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 711, "height": 1000})  # A4 less the margins, at 96 dpi
+    wider = page.evaluate(
+        """() => { const w = document.documentElement.clientWidth; const out = [];
+        for (const el of document.querySelectorAll('svg.graph, table, dl, pre')) {
+          const r = el.getBoundingClientRect();
+          if (r.width && r.right > w + 1) out.push(el.tagName + ' ' + Math.round(r.right));
+        } return out; }"""
+    )
+    assert wider == [], f"wider than the page ({page.viewport_size}): {wider}"
+
+
+def test_the_print_header_cannot_break_out_of_its_css_string() -> None:
+    hostile = 'x"; } body { display: none } </style><script>alert(1)</script>\n\\'
+    literal = str(html_report.css_string(hostile))
+    assert literal.startswith('"') and literal.endswith('"')
+    inner = literal[1:-1]
+    assert not set(inner) & set('"<>;{}\n'), inner
+    assert "\\22 " in inner and "\\3c " in inner

@@ -43,6 +43,7 @@ from gplscan.report.layout import MAX_PER_COLUMN, Layout, layout_binary, where
 
 if TYPE_CHECKING:
     import jinja2
+    from markupsafe import Markup
 
 TEMPLATE = "report.html.j2"
 # findings whose object is drawn as "incompatible" in its binary's graph
@@ -330,6 +331,10 @@ def context(
         "summary": data["summary"],
         "provenance": data["provenance"],
         "plain": _plain(views, result.rules, fail_on),
+        "print_header": css_string(
+            f"gplscan report: {result.target}"
+            + (f" · scanned {result.provenance.scanned_at}" if result.provenance else "")
+        ),
         "verdict": verdict(result, fail_on, allow_partial),
         "fail_on": fail_on,
         "findings": views,
@@ -367,6 +372,17 @@ def _plain(
         if v.status == "new" and SEVERITY_RANK[v.finding.severity] >= SEVERITY_RANK[bar]:
             names.setdefault(v.finding.rule, set()).add(v.finding.binary or str(v.finding.path))
     return [(r, sorted(names[r.name])) for r in rules if r.name in names and r.plain]
+
+
+def css_string(text: str) -> Markup:
+    """``text`` as a CSS string literal that cannot end the string, the rule or the
+    ``<style>`` element: every character outside printable ASCII letters, digits and a
+    few safe signs becomes a CSS escape."""
+    from markupsafe import Markup
+
+    safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:-_/+()·")
+    body = "".join(c if c in safe else f"\\{ord(c):x} " for c in visible(text))
+    return Markup(f'"{body}"')
 
 
 def _asset(name: str) -> str:

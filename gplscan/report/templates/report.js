@@ -80,6 +80,20 @@
   $("collapse").addEventListener("click", function () { setOpen(false); });
   $("download").addEventListener("click", download);
   window.addEventListener("hashchange", reveal);
+  /* print carries everything: every section open and shown, as it was afterwards */
+  var beforePrint = [];
+  window.addEventListener("beforeprint", function () {
+    beforePrint = toArray(doc.querySelectorAll("details")).map(function (el) {
+      var state = [el, el.open, el.hidden];
+      el.open = true;
+      el.hidden = false;
+      return state;
+    });
+  });
+  window.addEventListener("afterprint", function () {
+    beforePrint.forEach(function (state) { state[0].open = state[1]; state[0].hidden = state[2]; });
+    beforePrint = [];
+  });
   $("toolbar").hidden = false;
   apply();
   reveal();
