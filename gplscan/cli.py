@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TextIO
 
 import click
 
 from gplscan import __version__
 
 if TYPE_CHECKING:
-    from gplscan.model import ScanResult
+    from gplscan.model import Rule, ScanResult
     from gplscan.scan import Options
 
 from gplscan.process import EXIT_CLEAN, EXIT_ERROR
@@ -77,7 +77,16 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--color/--no-color",
             default=None,
-            help="Colour the terminal report (default: when writing to a terminal).",
+            help="Colour the terminal report and the progress bar, or not. The default is "
+            "colour on a terminal; NO_COLOR=1 in the environment turns it off, FORCE_COLOR=1 "
+            "turns it on where output is not a terminal; this option overrides both.",
+        ),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            help="Terminal report: every binary as a tree (by default those with nothing "
+            "to report are counted in one line) and every scan fact.",
         ),
         click.option("--quiet", "-q", is_flag=True, help="No progress on standard error."),
     ]
@@ -188,6 +197,7 @@ def audit(
     config_path: Path | None,
     allow_partial: bool,
     color: bool | None,
+    verbose: bool,
     quiet: bool,
     jobs: int | None,
     cache_dir: Path | None,
@@ -225,6 +235,7 @@ def audit(
             opts,
             baseline=baseline,
             config_path=config_path,
+            verbose=verbose,
         )
     )
 
@@ -334,8 +345,8 @@ def inventory(
 
     opts = _options(jobs, cache_dir, no_cache, arch, inventory=True, rules=False)
     try:
-        with _progress(_show_progress(quiet, fmt, output)) as progress:
-            result = _run_prepared(path, str(path), opts, progress)
+        with _progress(_show_progress(quiet, fmt, output), use_color(None, sys.stderr)) as bar:
+            result = _run_prepared(path, str(path), opts, bar.update)
     except GplscanError as exc:
         click.echo(f"gplscan: {exc}", err=True)
         sys.exit(EXIT_ERROR)
@@ -379,6 +390,7 @@ def demo(
     config_path: Path | None,
     allow_partial: bool,
     color: bool | None,
+    verbose: bool,
     quiet: bool,
 ) -> None:
     """Build the bundled Hyper-V 2009 reconstruction and audit it.
@@ -415,13 +427,43 @@ def demo(
             opts,
             baseline=baseline,
             config_path=config_path,
+            verbose=verbose,
         )
     sys.exit(code)
 
 
 @cli.group()
 def rules() -> None:
-    """What gplscan checks: the rules in rules/ and their default severities."""
+    """What gplscan checks: the rules in rules/ and their default severities.
+
+    'gplscan rules list' names them; 'gplscan rules show GPL001' (or a rule's name) says
+    what one means, why it matters and what to do about a finding.
+    """
+
+
+def _load_rules_or_exit() -> tuple[Rule, ...]:
+    from gplscan.errors import GplscanError
+    from gplscan.rules import load_rules
+
+    try:
+        return load_rules()
+    except GplscanError as exc:
+        click.echo(f"gplscan: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+def _rule_json(r: Rule) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "name": r.name,
+        "severity": str(r.severity),
+        "title": r.title,
+        "plain": r.plain,
+        "why": r.why,
+        "remedy": r.remedy,
+        "references": list(r.references),
+        "source": str(r.source),
+    }
 
 
 @rules.command("list")
@@ -429,37 +471,100 @@ def rules() -> None:
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 def rules_list(fmt: str) -> None:
-    """List every rule: id, name, severity and title."""
+    """List every rule: id, name, severity and title ('gplscan rules show ID' for one)."""
     import json
 
-    from gplscan.errors import GplscanError
-    from gplscan.rules import load_rules
-
-    try:
-        loaded = load_rules()
-    except GplscanError as exc:
-        click.echo(f"gplscan: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+    loaded = _load_rules_or_exit()
     if fmt == "json":
-        click.echo(
-            json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "name": r.name,
-                        "severity": str(r.severity),
-                        "title": r.title,
-                        "why": r.why,
-                        "references": list(r.references),
-                    }
-                    for r in loaded
-                ],
-                indent=2,
+        click.echo(json.dumps([_rule_json(r) for r in loaded], indent=2))
+        return
+    click.echo(rules_table(loaded, report_width(sys.stdout.isatty())), nl=False)
+
+
+def rules_table(loaded: Iterable[Rule], width: int) -> str:
+    """One rule a line (id, name, severity, title) when that fits ``width``; else the
+    title on the lines below, wrapped at word boundaries under a hanging indent."""
+    import textwrap
+
+    rows = list(loaded)
+    if not rows:
+        return ""
+    name_width = max(len(r.name) for r in rows)
+    lead = 8 + name_width + 2 + 9
+    if lead + max(len(r.title) for r in rows) <= width:
+        return "".join(
+            f"{r.id:<6}  {r.name:<{name_width}}  {r.severity.value:<8} {r.title}\n" for r in rows
+        )
+    out: list[str] = []
+    for r in rows:
+        out.append(f"{r.id:<6}  {r.name}  {r.severity.value}\n")
+        out.extend(
+            line + "\n"
+            for line in textwrap.wrap(
+                r.title,
+                width,
+                initial_indent=" " * 8,
+                subsequent_indent=" " * 8,
+                break_on_hyphens=False,
             )
         )
+    return "".join(out)
+
+
+@rules.command("show")
+@click.argument("rule_id", metavar="ID")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def rules_show(rule_id: str, fmt: str) -> None:
+    """Explain one rule, by id (GPL001) or name (gpl-links-closed-object): its title,
+    severity, what it means, why it matters, what to do about a finding, references."""
+    import json
+
+    loaded = _load_rules_or_exit()
+    wanted = rule_id.strip().casefold()
+    rule = next((r for r in loaded if wanted in (r.id.casefold(), r.name.casefold())), None)
+    if rule is None:
+        import difflib
+
+        names = [r.id for r in loaded] + [r.name for r in loaded]
+        close = difflib.get_close_matches(rule_id, names, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        click.echo(
+            f"gplscan: no rule {rule_id!r}{hint} ('gplscan rules list' names them all)", err=True
+        )
+        sys.exit(EXIT_ERROR)
+    if fmt == "json":
+        click.echo(json.dumps(_rule_json(rule), indent=2))
         return
-    for r in loaded:
-        click.echo(f"{r.id}  {r.name:<36} {r.severity.value:<8} {r.title}")
+    click.echo(rule_text(rule, report_width(sys.stdout.isatty())), nl=False)
+
+
+def rule_text(rule: Rule, width: int) -> str:
+    """A rule explained in plain text, each paragraph wrapped at ``width``."""
+    import textwrap
+
+    def block(title: str, text: str) -> list[str]:
+        body = (
+            textwrap.wrap(" ".join(text.split()), width - 2, break_on_hyphens=False)
+            if text.strip()
+            else []
+        )
+        return ["", title, *(f"  {line}" for line in body)] if body else []
+
+    lines = [
+        f"{rule.id}  {rule.name}",
+        *textwrap.wrap(rule.title, width, break_on_hyphens=False),
+        "",
+        f"Severity: {rule.severity.value} (a config's [severity] table can change it)",
+        *block("What it means", rule.plain),
+        *block("Why it matters", rule.why),
+        *block("What to do", rule.remedy),
+    ]
+    if rule.references:
+        lines += ["", "References", *(f"  {ref}" for ref in rule.references)]
+    lines += ["", f"Defined in {rule.source}"]
+    return "\n".join(lines) + "\n"
 
 
 @contextmanager
@@ -533,50 +638,83 @@ def _audit_and_report(
     baseline: Path | None = None,
     config_path: Path | None = None,
     policy: bool = True,
+    verbose: bool = False,
 ) -> int:
     from gplscan.config import find_config, load_config
     from gplscan.errors import GplscanError
     from gplscan.findings import apply_policy
 
+    if fmt == "html" and output is None and not quiet:
+        click.echo(
+            "gplscan: writing HTML to standard output; "
+            "use --output report.html to write a file to open in a browser",
+            err=True,
+        )
     try:
         config = load_config(config_path or (find_config(path) if policy else None))
         held = _baseline_fingerprints(baseline) if baseline is not None else frozenset()
         opts = replace(opts, license_allow=config.allow, license_deny=config.deny)
-        with _progress(_show_progress(quiet, fmt, output)) as progress:
-            result = _run_prepared(path, shown, opts, progress)
+        bar_color = use_color(color, sys.stderr)
+        with _progress(_show_progress(quiet, fmt, output), bar_color) as bar:
+            result = _run_prepared(path, shown, opts, bar.update)
+            bar.busy("writing the report")
+            if policy:
+                result = apply_policy(
+                    result, severity=dict(config.severity), waivers=config.waivers, baseline=held
+                )
+            fail_on = fail_on or config.fail_on or "error"
+            result = replace(result, fail_on=fail_on, allow_partial=allow_partial)
+            if fmt == "html":
+                from gplscan.report import html
+
+                text = html.render(result, fail_on=fail_on, allow_partial=allow_partial)
+            else:
+                to_terminal = output is None and sys.stdout.isatty()
+                text = _render(
+                    result,
+                    fmt,
+                    use_color(color, sys.stdout if output is None else None),
+                    report_width(to_terminal),
+                    verbose,
+                )
     except GplscanError as exc:
         click.echo(f"gplscan: {exc}", err=True)
         return EXIT_ERROR
-    if policy:
-        result = apply_policy(
-            result, severity=dict(config.severity), waivers=config.waivers, baseline=held
-        )
-    fail_on = fail_on or config.fail_on or "error"
-    from gplscan.run_record import record
-
-    result = replace(
-        result,
-        fail_on=fail_on,
-        allow_partial=allow_partial,
-        provenance=record(path, ("gplscan", *sys.argv[1:])),
-    )
-    if fmt == "html":
-        from gplscan.report import html
-
-        if output is None and not quiet:
-            click.echo(
-                "gplscan: writing HTML to standard output; "
-                "use --output report.html to write a file to open in a browser",
-                err=True,
-            )
-        text = html.render(result, fail_on=fail_on, allow_partial=allow_partial)
-    else:
-        text = _render(
-            result, fmt, color if color is not None else (output is None and sys.stdout.isatty())
-        )
     if not _write(text, output, quiet, result):
         return EXIT_ERROR
     return exit_code(result, fail_on, allow_partial)
+
+
+def use_color(flag: bool | None, stream: TextIO | None) -> bool:
+    """Whether to colour what goes to ``stream``: --color/--no-color when given; else no
+    when NO_COLOR is set to anything, yes when FORCE_COLOR is (no-color.org,
+    force-color.org); else when ``stream`` is a terminal. A report written to a file
+    (``stream`` None) is coloured only with --color."""
+    if flag is not None or stream is None:
+        return bool(flag)
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return stream is not None and stream.isatty()
+
+
+def report_width(to_terminal: bool) -> int:
+    """The width text is wrapped at: the terminal's; else $COLUMNS, else 80.
+
+    Output that goes to a pipe or a file is wrapped too, at a fixed width, rather than
+    left as lines of any length: it ends up in a pager, an editor, a CI log or a ticket,
+    all of which either wrap long lines back to column 0 or make them scroll sideways,
+    and the hanging indents are what keep findings and their evidence apart. Nothing
+    worth grepping is split: a finding's head line (severity, rule, place) and paths are
+    never broken.
+    """
+    import shutil
+
+    if to_terminal:
+        return max(shutil.get_terminal_size().columns, 40)
+    columns = os.environ.get("COLUMNS", "")
+    return max(int(columns), 40) if columns.isdigit() else 80
 
 
 def _baseline_fingerprints(path: Path) -> frozenset[str]:
@@ -620,7 +758,7 @@ def _write(text: str, output: Path | None, quiet: bool, result: ScanResult | Non
     return True
 
 
-def _render(result: ScanResult, fmt: str, color: bool) -> str:
+def _render(result: ScanResult, fmt: str, color: bool, width: int, verbose: bool) -> str:
     if fmt == "json":
         from gplscan.report import json as json_report
 
@@ -633,12 +771,9 @@ def _render(result: ScanResult, fmt: str, color: bool) -> str:
         from gplscan.report import gitlab
 
         return gitlab.render(result)
-    import shutil
-
     from gplscan.report import terminal
 
-    width = shutil.get_terminal_size().columns if color else None
-    return terminal.render(result, color=color, width=width)
+    return terminal.render(result, color=color, width=width, verbose=verbose)
 
 
 def exit_code(result: ScanResult, fail_on: str, allow_partial: bool) -> int:
@@ -648,13 +783,93 @@ def exit_code(result: ScanResult, fail_on: str, allow_partial: bool) -> int:
     return code(result, fail_on, allow_partial)
 
 
+class _Bar(Protocol):
+    """Progress on standard error: the scan's stages as they run, and what it is busy
+    with between them."""
+
+    def update(self, stage: str, done: int, total: int) -> None: ...
+
+    def busy(self, what: str) -> None: ...
+
+
+class _NoBar:
+    def update(self, stage: str, done: int, total: int) -> None:
+        pass
+
+    def busy(self, what: str) -> None:
+        pass
+
+
+_JUDGING = "linking and judging"  # what follows the last bar: graph, kernel symbols, rules
+
+
+def _after(stage: str) -> str:
+    """What the run is busy with once ``stage`` is complete."""
+    return "reading" if stage == "discover" else _JUDGING
+
+
+class _PlainBar:
+    """Progress without escape sequences (for NO_COLOR and --no-color): one line, redrawn
+    in place with carriage returns, at most ten times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.shown = 0
+        self.drawn = 0.0
+        self.started: dict[str, tuple[float, int]] = {}
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        began, first = self.started.setdefault(stage, (now, done))
+        if done >= total:
+            self.busy(_after(stage))
+            return
+        if now - self.drawn < 0.1:
+            return
+        filled = 20 * done // max(total, 1)
+        rate = (done - first) / (now - began) if now > began else 0.0
+        self._draw(
+            f"{stage:<10} [{'#' * filled}{'.' * (20 - filled)}] {done:,}/{total:,}"
+            + (f"  {rate:,.0f} files/s" if rate else "")
+        )
+
+    def busy(self, what: str) -> None:
+        self._draw(f"{what} ...")
+
+    def _draw(self, text: str) -> None:
+        import shutil
+        import time
+
+        text = text[: shutil.get_terminal_size().columns - 1]
+        self.stream.write("\r" + text + " " * max(self.shown - len(text), 0))
+        self.stream.flush()
+        self.shown = len(text)
+        self.drawn = time.monotonic()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * self.shown + "\r")
+            self.stream.flush()
+
+
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
-    """A progress callback that draws a rich bar on standard error, or does nothing."""
+def _progress(enabled: bool, color: bool) -> Iterator[_Bar]:
+    """Progress on standard error: rich bars in colour, a plain line without colour (no
+    escape sequence at all), or nothing. Between and after the bars a spinner (or the
+    plain line) says what the run is busy with, up to the report being written."""
     if not enabled:
-        yield lambda stage, done, total: None
+        yield _NoBar()
         return
-    from rich.console import Console
+    if not color:
+        plain = _PlainBar(sys.stderr)
+        try:
+            yield plain
+        finally:
+            plain.close()
+        return
+    from rich.console import Console, RenderableType
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -662,27 +877,52 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
         TextColumn,
         TimeRemainingColumn,
     )
+    from rich.spinner import Spinner
+    from rich.text import Text
+
+    class Bars(Progress):
+        """rich's bars, and below them a spinner naming the stage without a bar."""
+
+        working: Spinner | None = None
+
+        def get_renderables(self) -> Iterable[RenderableType]:
+            yield from super().get_renderables()
+            if self.working is not None:
+                yield self.working
+
+        def update_stage(self, stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = self.add_task(stage, total=total, rate="")
+            task = self.tasks[tasks[stage]] if tasks[stage] < len(self.tasks) else None
+            speed = task.speed if task is not None else None
+            rate = f"{speed:,.0f} files/s" if speed else ""
+            self.update(tasks[stage], completed=done, total=total, rate=rate)
+            self.busy(_after(stage) if done >= total else None)
+
+        def busy(self, what: str | None) -> None:
+            self.working = None if what is None else Spinner("dots", Text(what), style="cyan")
+
+    class Adapter:
+        def __init__(self, bars: Bars) -> None:
+            self.bars = bars
+
+        def update(self, stage: str, done: int, total: int) -> None:
+            self.bars.update_stage(stage, done, total)
+
+        def busy(self, what: str) -> None:
+            self.bars.busy(what)
 
     tasks: dict[str, Any] = {}
-    with Progress(
+    with Bars(
         TextColumn("{task.description:<10}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]:>12}"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, no_color=False),
         transient=True,
-    ) as bar:
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total, rate="")
-            task = bar.tasks[tasks[stage]] if tasks[stage] < len(bar.tasks) else None
-            speed = task.speed if task is not None else None
-            rate = f"{speed:,.0f} files/s" if speed else ""
-            bar.update(tasks[stage], completed=done, total=total, rate=rate)
-
-        yield update
+    ) as bars:
+        yield Adapter(bars)
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ def counts_line(files: tuple[FileLicense, ...]) -> str:
     counts = Counter(f.status for f in files)
     order = ("tagged", "detected", "none", "binary", "malformed", "unread")
     parts = [f"{counts[s]} {s}" for s in order if counts[s]]
-    return f"{len(files)} files: " + ", ".join(parts)
+    noun = "file" if len(files) == 1 else "files"
+    return f"{len(files)} {noun}: " + ", ".join(parts)
 
 
 def _safe(text: str) -> str:
