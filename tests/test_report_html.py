@@ -39,7 +39,6 @@ from tests.helpers import compile_object, modules_after, run_cli
 
 EVIL = "</script><script>window.__pwned=1</script>"
 SURROGATE = "bad\udcff\udc80name"  # bytes ff 80 of a path, kept by surrogateescape
-DATA_BLOCK = re.compile(r'<script type="application/json" id="gplscan-data">(.*?)</script>', re.S)
 
 
 # --- a hostile scan result, built by hand ---------------------------------------------------
@@ -126,9 +125,7 @@ def _tags(page: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def _embedded(page: str) -> Any:
-    match = DATA_BLOCK.search(page)
-    assert match is not None, "no gplscan-data block"
-    return json.loads(match.group(1))
+    return html_report.embedded_report(page)
 
 
 # --- unit tests -----------------------------------------------------------------------------
@@ -577,3 +574,38 @@ def test_the_print_header_cannot_break_out_of_its_css_string() -> None:
     inner = literal[1:-1]
     assert not set(inner) & set('"<>;{}\n'), inner
     assert "\\22 " in inner and "\\3c " in inner
+
+
+def test_a_large_target_gets_an_overview_and_compact_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: above COMPACT_ABOVE binaries, the clean ones are rows (no graph), the
+    ones with findings come first in full, an overview counts the declared licenses, and
+    the embedded JSON is packed (and reads back the same)."""
+    import dataclasses
+
+    base = _hostile_result()
+    (flagged,) = base.binaries
+    clean = [
+        Binary(
+            path=PurePosixPath(f"kernel/drivers/m{n:04}.ko"),
+            name=f"m{n:04}",
+            kind="kernel-module",
+            declared=DeclaredLicense(b"Dual BSD/GPL" if n % 3 else b"GPL", (), None),
+            components=(),
+            defined_at=None,
+            composition_known=False,
+            imports=(Import("printk", "vmlinux", False, None, None),),
+        )
+        for n in range(html_report.COMPACT_ABOVE + 50)
+    ]
+    result = dataclasses.replace(base, binaries=(*clean, flagged))
+    monkeypatch.setattr(html_report, "EMBED_RAW_BELOW", 10_000)
+    page = html_report.render(result)
+    assert page.count('<details class="binary"') == 1, "only the binary with a finding in full"
+    assert page.count('<tr class="binary-row"') == len(clean)
+    assert page.count('<svg class="graph"') == 1
+    overview = page[page.index('<section id="overview">') : page.index('<div id="toolbar"')]
+    assert "<code>Dual BSD/GPL</code></td><td>166</td>" in overview
+    assert 'data-encoding="gzip+base64"' in page
+    assert _embedded(page) == json.loads(html_report.script_json(json_report.as_dict(result)))
+    binaries = page[page.index('<section id="binaries">') :]
+    assert binaries.index('<details class="binary"') < binaries.index("m0000.ko")

@@ -18,6 +18,7 @@ jinja2 is imported only when a report is rendered (``gplscan --help`` stays fast
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 import re
@@ -50,6 +51,12 @@ TEMPLATE = "report.html.j2"
 INCOMPATIBLE_RULES = frozenset({"gpl-links-incompatible-license", "denied-license"})
 # binaries drawn open when the report is this small, else only those with findings
 OPEN_ALL_BELOW = 20
+# above this many binaries, those with nothing to show (no finding, no closed or unknown
+# part) are one row each of a table, not a section with a graph: Debian's 4,022 modules
+# made a 16 MiB page of 4,022 graphs that each drew only "module -> imports"
+COMPACT_ABOVE = 200
+# an embedded JSON report larger than this is stored gzip-compressed, in base64
+EMBED_RAW_BELOW = 256 * 1024
 TOP_FINDINGS = 10
 TOP_UNRESOLVED = 100
 
@@ -90,6 +97,34 @@ def script_json(data: Any) -> str:
     ``</script>`` nor ``<!--`` can appear in the block.
     """
     return json.dumps(data, ensure_ascii=True, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
+
+
+def _embedding(text: str) -> dict[str, str]:
+    """The JSON report as the page embeds it: as text, or, above EMBED_RAW_BELOW, gzip
+    (no timestamp: the page stays reproducible) in base64, which the page's script
+    unpacks for "Save JSON" and :func:`embedded_report` reads back."""
+    if len(text) < EMBED_RAW_BELOW:
+        return {"data_json": text, "data_encoding": ""}
+    packed = gzip.compress(text.encode("ascii"), compresslevel=9, mtime=0)
+    return {"data_json": base64.b64encode(packed).decode("ascii"), "data_encoding": "gzip+base64"}
+
+
+_DATA_BLOCK = re.compile(
+    r'<script type="application/json" id="gplscan-data"(?: data-encoding="([^"]*)")?>'
+    r"(.*?)</script>",
+    re.S,
+)
+
+
+def embedded_report(page: str) -> Any:
+    """The gplscan/1 JSON report a page embeds, as data."""
+    m = _DATA_BLOCK.search(page)
+    if m is None:
+        raise ValueError("no gplscan-data block in the page")
+    body = m.group(2)
+    if m.group(1) == "gzip+base64":
+        body = gzip.decompress(base64.b64decode(body)).decode("ascii")
+    return json.loads(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +196,7 @@ class BinaryView:
 
     anchor: str
     binary: Binary
-    graph: Layout
+    graph: Layout | None  # drawn only where it says more than the imports line
     findings: tuple[FindingView, ...]
     severities: tuple[tuple[str, int], ...]
     rules: tuple[str, ...]
@@ -173,6 +208,8 @@ class BinaryView:
     gpl_imports: tuple[str, ...]
     unresolved: tuple[str, ...]
     open: bool
+    notable: bool  # findings, closed, unknown or incompatible parts: shown in full
+    draw: bool  # a graph that says more than the imports line does
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +267,11 @@ def _binary_view(
             row[0] += 1
             row[1] += 1 if imp.gpl_only else 0
     serious = any(v.finding.severity is not Severity.INFO for v in new)
+    draw = bool(b.components) or bool(findings)
     return BinaryView(
         anchor=anchor,
         binary=b,
-        graph=layout_binary(b, licenses=licenses, flagged=flagged),
+        graph=layout_binary(b, licenses=licenses, flagged=flagged) if draw else None,
         findings=tuple(findings),
         severities=tuple((str(s), counts[str(s)]) for s in Severity if counts[str(s)]),
         rules=tuple(sorted({v.finding.rule for v in new})),
@@ -247,7 +285,40 @@ def _binary_view(
         gpl_imports=tuple(sorted(i.symbol for i in b.imports if i.gpl_only)),
         unresolved=tuple(sorted(i.symbol for i in b.imports if i.provider == "unresolved")),
         open=not many or serious,
+        notable=bool(findings) or any(c.origin is not Origin.SOURCE for c in b.components),
+        draw=draw,
     )
+
+
+def _ordered(binaries: list[BinaryView]) -> list[BinaryView]:
+    """Binaries with findings first (most severe first), then those with closed or unknown
+    parts, then the rest; by path within each group."""
+
+    def key(b: BinaryView) -> tuple[int, int, str]:
+        worst = max((SEVERITY_RANK[Severity(s)] for s, _ in b.severities), default=-1)
+        return (-worst, 0 if b.notable else 1, str(b.binary.path))
+
+    return sorted(binaries, key=key)
+
+
+def _overview(result: ScanResult, binaries: list[BinaryView]) -> dict[str, Any]:
+    """What a large target holds, at a glance: declared licenses (with how many binaries
+    declare each), binaries with findings, closed and unknown parts, GPL-only importers."""
+    declared = Counter(
+        b.declared if b.declared is not None else "(none declared)"
+        for b in binaries
+        if b.binary.kind in ("kernel-module", "planned")
+    )
+    return {
+        "declared": declared.most_common(),
+        "with_findings": sum(1 for b in binaries if b.severities),
+        "closed": sum(b.closed for b in binaries),
+        "unknown": sum(
+            1 for b in binaries for c in b.binary.components if c.origin is Origin.UNKNOWN
+        ),
+        "gpl_importers": sum(1 for b in binaries if b.gpl_imports),
+        "kinds": Counter(b.binary.kind for b in binaries).most_common(),
+    }
 
 
 def _file_binaries(result: ScanResult) -> dict[str, list[str]]:
@@ -318,10 +389,13 @@ def context(
             by_binary.setdefault(v.finding.binary, []).append(v)
     licenses = {str(f.path): f.license for f in result.inventory}
     many = len(result.binaries) > OPEN_ALL_BELOW
-    binaries = [
-        _binary_view(b, anchors[str(b.path)], by_binary.get(str(b.path), []), licenses, many)
-        for b in result.binaries
-    ]
+    binaries = _ordered(
+        [
+            _binary_view(b, anchors[str(b.path)], by_binary.get(str(b.path), []), licenses, many)
+            for b in result.binaries
+        ]
+    )
+    compact = len(binaries) > COMPACT_ABOVE
     data = json_report.as_dict(result)
     providers, unresolved, unresolved_total = _kernel_use(result)
     new = [v for v in views if v.status == "new"]
@@ -340,7 +414,10 @@ def context(
         "findings": views,
         "new_count": len(new),
         "top": new[:TOP_FINDINGS],
-        "binaries": binaries,
+        "binaries": [b for b in binaries if b.notable or not compact],
+        "plain_binaries": [b for b in binaries if compact and not b.notable],
+        "overview": _overview(result, binaries),
+        "many": many,
         "meeting": [b for b in binaries if len(b.licenses) > 1 or b.closed or b.flagged],
         "inventory": _inventory(result),
         "inventory_counts": Counter(f.status for f in result.inventory),
@@ -353,7 +430,7 @@ def context(
         "rules_used": sorted({v.finding.rule for v in views}),
         "severities": [str(s) for s in Severity],
         "max_per_column": MAX_PER_COLUMN,
-        "data_json": script_json(data),
+        **_embedding(script_json(data)),
         "css": _asset("report.css"),
         "js": js,
         # the CSP lets this one script run and nothing else, not even an inline handler

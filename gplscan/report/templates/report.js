@@ -6,7 +6,7 @@
   var $ = function (id) { return doc.getElementById(id); };
   var toArray = function (list) { return Array.prototype.slice.call(list); };
   var findings = toArray(doc.querySelectorAll("details.finding"));
-  var binaries = toArray(doc.querySelectorAll("details.binary"));
+  var binaries = toArray(doc.querySelectorAll("details.binary, tr.binary-row"));
   var q = $("q"), sev = $("f-severity"), rule = $("f-rule"), bin = $("f-binary");
   var withFindings = $("f-with-findings"), shown = $("shown");
   var hay = new WeakMap();
@@ -59,10 +59,20 @@
     for (var el = target; el; el = el.parentElement) {
       if (el.tagName === "DETAILS") { el.open = true; el.hidden = false; }
     }
-    if (target) { target.scrollIntoView(); }
+    if (target) { target.hidden = false; target.scrollIntoView(); }
   }
   function download() {
-    var data = $("gplscan-data").textContent;
+    var block = $("gplscan-data");
+    if (block.dataset.encoding === "gzip+base64") {
+      var raw = atob(block.textContent), bytes = new Uint8Array(raw.length);
+      for (var i = 0; i < raw.length; i += 1) { bytes[i] = raw.charCodeAt(i); }
+      var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+      new Response(stream).text().then(save);
+    } else {
+      save(block.textContent);
+    }
+  }
+  function save(data) {
     var url = URL.createObjectURL(new Blob([data], { type: "application/json" }));
     var a = doc.createElement("a");
     a.href = url;
@@ -83,7 +93,7 @@
   /* print carries everything: every section open and shown, as it was afterwards */
   var beforePrint = [];
   window.addEventListener("beforeprint", function () {
-    beforePrint = toArray(doc.querySelectorAll("details")).map(function (el) {
+    beforePrint = toArray(doc.querySelectorAll("details, tr.binary-row")).map(function (el) {
       var state = [el, el.open, el.hidden];
       el.open = true;
       el.hidden = false;
