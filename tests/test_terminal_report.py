@@ -149,6 +149,8 @@ def test_verdict_word_is_highlighted_in_colour() -> None:
     text = render(_failing(), color=True, width=80)
     last = text.rstrip("\n").splitlines()[-1]
     assert ESC in last and "FAIL" in last
+    heading = next(line for line in text.splitlines() if "Findings" in line)
+    assert heading.startswith(ESC), "a heading's own style is drawn too"
 
 
 def test_long_lines_wrap_with_hanging_indents() -> None:

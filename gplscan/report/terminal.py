@@ -109,14 +109,35 @@ def _spans(plain: str, first: int, rest: int) -> list[tuple[int, int]]:
 
 
 class _Writer:
-    """Prints ``Text`` lines to a console, wrapping each with a hanging indent."""
+    """Collects the report's lines, wrapping each with a hanging indent."""
 
-    def __init__(self, console: Console, width: int | None) -> None:
-        self.console = console
+    def __init__(self, width: int | None) -> None:
         self.width = width
+        self.lines: list[Text] = []
 
     def line(self, text: Text | str = "") -> None:
-        self.console.print(text)
+        self.lines.append(text if isinstance(text, Text) else Text(text))
+
+    def text(self, color: bool) -> str:
+        """The lines as one string: plain, or with ANSI styles (the 16 standard colours,
+        which every terminal shows). Each line is rendered as it is, never wrapped again:
+        rich's own printing would divide every line anew (≈1.7 s for 9,500 lines)."""
+        if not color:
+            return "".join(line.plain + "\n" for line in self.lines)
+        from rich.color import ColorSystem
+
+        console = Console(file=io.StringIO(), force_terminal=True, width=10_000)
+        parts: list[str] = []
+        for line in self.lines:
+            base = console.get_style(line.style) if line.style else None
+            for segment in line.render(console):
+                style = base + segment.style if base else segment.style
+                text = segment.text
+                parts.append(
+                    style.render(text, color_system=ColorSystem.STANDARD) if style else text
+                )
+            parts.append("\n")
+        return "".join(parts)
 
     def hang(
         self,
@@ -133,11 +154,11 @@ class _Writer:
             cont = " " * (len(lead) if indent is None else indent)
         cont = cont if isinstance(cont, Text) else Text(cont)
         if self.width is None or len(lead) + len(body) <= self.width:
-            self.console.print(Text.assemble(lead, body))
+            self.line(Text.assemble(lead, body))
             return
         spans = _spans(body.plain, max(self.width - len(lead), 10), max(self.width - len(cont), 10))
         for n, (start, end) in enumerate(spans):
-            self.console.print(Text.assemble(cont if n else lead, body[start:end]))
+            self.line(Text.assemble(cont if n else lead, body[start:end]))
 
     def tree(self, label: Text, children: Sequence[tuple[Text, Sequence[Text]]]) -> None:
         """A two-level tree drawn with box guides, every label wrapped under itself."""
@@ -409,17 +430,7 @@ def render(
     """The report as text (with ANSI styles when ``color``), wrapped at ``width`` with
     hanging indents, or not wrapped when ``width`` is None. ``verbose`` shows every binary
     as a tree and every scan fact."""
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        force_terminal=color,
-        no_color=not color,
-        width=10_000,  # lines are wrapped here, by _Writer, never by rich
-        highlight=False,
-        emoji=False,
-        soft_wrap=True,
-    )
-    out = _Writer(console, width)
+    out = _Writer(width)
     out.hang(
         Text.assemble(("gplscan ", "bold"), result.tool_version, "  audit of "),
         _safe(result.target),
@@ -479,4 +490,4 @@ def render(
         Text(line[len(word) :], style="bold"),
         indent=len(word) + 2,
     )
-    return "\n".join(line.rstrip(" ") for line in buffer.getvalue().split("\n"))
+    return out.text(color)
