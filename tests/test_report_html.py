@@ -171,12 +171,17 @@ def test_no_network_reference_of_any_kind() -> None:
         for name in ("src", "srcset", "action", "formaction", "poster", "data", "xlink:href"):
             assert name not in attrs, (tag, attrs)
         href = attrs.get("href")
+        if tag == "a" and attrs.get("class") == "ref":
+            # a rule's reference: a link the reader may follow, never a load
+            assert href is not None and href.startswith("https://"), href
+            assert attrs.get("rel") == "noopener noreferrer", attrs
+            continue
         assert href is None or href.startswith("#"), (tag, href)
     assert "@import" not in page
     assert not re.search(r"url\(\s*['\"]?(?!#)", page), "only url(#fragment) references"
-    # the rules' references are printed as text, never linked: that is the only place
-    # an address may appear
-    outside_refs = re.sub(r'<code class="ref">[^<]*</code>', "", page)
+    # the rules' references are the only place an address may appear
+    outside_refs = re.sub(r'<a class="ref" href="[^"]*"[^>]*>[^<]*</a>', "", page)
+    outside_refs = re.sub(r'<code class="ref">[^<]*</code>', "", outside_refs)
     assert "http:" not in outside_refs and "https:" not in outside_refs
     assert "//" not in re.sub(r"/\*.*?\*/", "", outside_refs, flags=re.S).replace("://", "")
 
@@ -609,3 +614,26 @@ def test_a_large_target_gets_an_overview_and_compact_rows(monkeypatch: pytest.Mo
     assert _embedded(page) == json.loads(html_report.script_json(json_report.as_dict(result)))
     binaries = page[page.index('<section id="binaries">') :]
     assert binaries.index('<details class="binary"') < binaries.index("m0000.ko")
+
+
+@pytest.mark.browser
+def test_a_phone_gets_no_sideways_scroll_and_anchors_clear_the_toolbar(
+    hyperv_report: Path, open_report: Any
+) -> None:
+    """Issue 14: at 390 px the page is no wider than the screen (tables scroll inside
+    themselves, graphs scale), and at 1400 px a jump to a finding is not hidden under the
+    sticky toolbar."""
+    view = open_report(hyperv_report)
+    page = view.page
+    page.set_viewport_size({"width": 390, "height": 800})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    graph = page.locator("svg.graph").first
+    assert graph.bounding_box()["width"] <= 390  # type: ignore[index]
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight / 2)")  # the toolbar sticks
+    page.goto(hyperv_report.as_uri() + "#f-1")
+    page.wait_for_timeout(100)
+    bar = page.locator("#toolbar").bounding_box()
+    target = page.locator("#f-1").bounding_box()
+    assert bar is not None and target is not None
+    assert target["y"] >= bar["y"] + bar["height"] - 1, (bar, target)

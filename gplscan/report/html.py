@@ -37,6 +37,7 @@ from gplscan.model import (
     ScanResult,
     Severity,
     Waiver,
+    few,
 )
 from gplscan.report import json as json_report
 from gplscan.report.inventory import STATUS_LABELS
@@ -146,17 +147,22 @@ def verdict(result: ScanResult, fail_on: str, allow_partial: bool) -> Verdict:
             "incomplete",
             code,
             "Incomplete scan",
-            f"{skipped} file(s) or part(s) could not be read (listed under Scan facts); "
-            "the findings below cover the rest.",
+            f"{_count(skipped, 'file or part', 'files or parts')} could not be read (listed "
+            "under Scan facts), so the package cannot be said to pass; the findings below "
+            "cover the rest.",
         )
     if code == EXIT_FINDINGS:
         threshold = SEVERITY_RANK[Severity(fail_on)]
         failing = [f for f in result.findings if SEVERITY_RANK[f.severity] >= threshold]
+        binaries = sorted({f.binary for f in failing if f.binary})
+        what = f"in {few(binaries)}" if binaries else "in the target"
         return Verdict(
             "fail",
             code,
             "Fails",
-            f"{len(failing)} new finding(s) at or above {fail_on} (--fail-on {fail_on}).",
+            f"{_count(len(failing), 'problem')} serious enough to stop a release {what} "
+            f"(findings of severity {fail_on} or worse; --fail-on {fail_on}). What they "
+            "mean and what to do is said in plain words below.",
         )
     gaps = not_judged(result)
     if gaps:
@@ -164,7 +170,7 @@ def verdict(result: ScanResult, fail_on: str, allow_partial: bool) -> Verdict:
             "incomplete",
             code,
             "Incomplete: not everything could be judged",
-            f"{len(gaps)} thing(s) that decide the verdict could not be established; each "
+            f"{_count(len(gaps), 'thing')} that decide the verdict could not be established; each "
             "not-judged finding below says what and why. Nothing at or above "
             f"{fail_on} was found in the rest.",
         )
@@ -501,6 +507,10 @@ def environment() -> jinja2.Environment:
     env.filters["where"] = where
     env.filters["plural"] = _plural
     return env
+
+
+def _count(count: int, word: str, plural: str | None = None) -> str:
+    return _plural(count, word, plural)
 
 
 def _plural(count: int, word: str, plural: str | None = None) -> str:
