@@ -28,6 +28,8 @@ COL_GAP = 150
 MARGIN = 12
 TITLE_H = 22
 LABEL_CHARS = 24  # what fits in NODE_W at the 12px monospace node font
+NOTE_CHARS = 28  # the same at the 10.5px note font
+EDGE_CHAR_W = 6.2  # width of one character of an edge label (10px monospace)
 
 COLUMN_TITLES = ("sources", "objects", "module", "imports from")
 
@@ -112,6 +114,11 @@ def shorten(text: str, limit: int = LABEL_CHARS) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1) :]
 
 
+def clip(text: str, limit: int = LABEL_CHARS) -> str:
+    """The start of ``text`` (a note reads from its beginning), with a trailing …."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def where(evidence: Evidence | None) -> str:
     """``path:line`` of a piece of evidence, or its path, or an empty string."""
     if evidence is None or evidence.path is None:
@@ -141,7 +148,7 @@ def _object_box(c: Component, flagged: frozenset[str]) -> _Box:
     else:
         kind, note = "object", license
     full = f"{c.path}: {note}" + "".join(f"\n{r}" for r in c.reasons)
-    return _Box(f"o:{c.path}", shorten(str(c.path)), shorten(note, LABEL_CHARS + 3), full, kind)
+    return _Box(f"o:{c.path}", shorten(str(c.path)), clip(note, NOTE_CHARS), full, kind)
 
 
 def _source_links(c: Component, licenses: Mapping[str, str | None]) -> Iterable[tuple[_Box, _Link]]:
@@ -232,13 +239,13 @@ def _unique(boxes: Iterable[_Box]) -> list[_Box]:
 def _module_box(binary: Binary) -> _Box:
     if binary.declared is not None:
         declared = binary.declared.value.decode("utf-8", "surrogateescape")
-        note = f'MODULE_LICENSE "{declared}"'
+        note = f'license "{declared}"'
     else:
         note = binary.license_note or "no MODULE_LICENSE"
     return _Box(
         "m",
         shorten(str(binary.path)),
-        shorten(note, LABEL_CHARS + 3),
+        clip(note, NOTE_CHARS),
         f"{binary.path} ({binary.kind}): {note}",
         "module",
     )
@@ -377,8 +384,20 @@ def _edge(link: _Link, nodes: Mapping[str, GraphNode]) -> GraphEdge:
     a, b = nodes[link.src], nodes[link.dst]
     x1, y1 = a.x + NODE_W, a.y + NODE_H / 2
     x2, y2 = b.x, b.y + NODE_H / 2
-    mid = (x1 + x2) / 2
-    d = f"M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+    # the curve runs straight under its label, then bends: it never strikes the text
+    run = min(len(link.label) * EDGE_CHAR_W + 12, (x2 - x1) * 0.6)
     if link.kind == "imports":
-        return GraphEdge(a.id, b.id, link.kind, link.label, link.title, d, x2 - 8, y2 - 4, "end")
-    return GraphEdge(a.id, b.id, link.kind, link.label, link.title, d, x1 + 6, y1 - 4, "start")
+        bend = x2 - run
+        mid = (x1 + bend) / 2
+        d = (
+            f"M{x1:.0f},{y1:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {bend:.0f},{y2:.0f}"
+            f" H{x2:.0f}"
+        )
+        # on the side the curve does not come from
+        ly = y2 + 12 if y1 < y2 else y2 - 4
+        return GraphEdge(a.id, b.id, link.kind, link.label, link.title, d, x2 - 8, ly, "end")
+    bend = x1 + run
+    mid = (bend + x2) / 2
+    d = f"M{x1:.0f},{y1:.0f} H{bend:.0f} C{mid:.0f},{y1:.0f} {mid:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+    ly = y1 + 12 if y2 < y1 else y1 - 4  # on the side the curve does not go to
+    return GraphEdge(a.id, b.id, link.kind, link.label, link.title, d, x1 + 6, ly, "start")
