@@ -21,14 +21,18 @@ Archives are untrusted input. Nothing is ever written outside the scratch area:
 * Every member is also checked by :func:`tarfile.data_filter` (belt and braces).
 * Decompression is streamed in bounded steps with a ratio check, and the total size,
   the size of one member and the number of members are capped (:class:`Limits`), so a
-  decompression bomb stops early with an :class:`UnpackError` instead of filling memory
-  or the disk.
+  decompression bomb stops early instead of filling memory or the disk. Every size an
+  archive declares (an ``ar`` member, a tar member, a pax or GNU long-name header) is
+  checked against the limits and against what the input holds before a byte of it is
+  read or skipped: a 1 PiB declaration in a 3 KiB file is refused at once.
 
 What is refused becomes a :class:`~gplscan.model.ScanIssue` on :attr:`Prepared.notes`
-(``skipped=True`` when content was lost). A limit that is reached, an input that is not
-the archive it claims to be, or an archive that is damaged before its first member
-raises :class:`UnpackError`; an archive damaged further on keeps what came before and
-notes the loss.
+(``skipped=True`` when content was lost): a member refused, a limit reached (what came
+before is kept, the rest of that archive is not unpacked), an archive damaged or cut
+short after its first member, data after an archive's end. Nothing read is dropped
+without a note. An input that is not the archive it claims to be, an archive damaged
+before its first member, and a scratch area that cannot be written raise
+:class:`UnpackError`.
 """
 
 from __future__ import annotations
@@ -39,9 +43,9 @@ import errno
 import io
 import lzma
 import os
+import re
 import shutil
 import stat
-import sys
 import tarfile
 import tempfile
 import zlib
@@ -49,7 +53,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Protocol
+from typing import IO, TYPE_CHECKING, Protocol, Self
 
 from gplscan.errors import GplscanError, TargetError
 from gplscan.model import ScanIssue
@@ -60,6 +64,8 @@ if TYPE_CHECKING:
 KiB = 1 << 10
 MiB = 1 << 20
 GiB = 1 << 30
+TiB = 1 << 40
+PiB = 1 << 50
 
 _STAGE = "unpack"
 _OUT_STEP = 1 * MiB  # most output one decompression step may produce
@@ -67,6 +73,10 @@ _IN_STEP = 64 * KiB  # compressed bytes read at a time
 _ZSTD_PIECE = 1 * KiB  # zstd output is unbounded per call: feed it small pieces (<= 32 MiB out)
 _FATAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # the scratch area itself fails
 _MAX_LINK_HOPS = 40  # as the kernel's own limit on nested symbolic links
+# tarfile reads a pax or GNU long-name header into memory whole: long names, link targets
+# and extended attributes take a few KiB; anything near this is not a real header
+_MAX_HEADER_BYTES = 1 * MiB
+_AR_SIZE = re.compile(rb" *[0-9]+ *")  # an ar header's size: decimal digits, space-padded
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _XZ_MAGIC = b"\xfd7zXZ\x00"
@@ -92,6 +102,10 @@ class UnpackError(GplscanError):
     """A target that cannot be unpacked: a limit reached, damaged data, not an archive."""
 
 
+class _LimitReached(UnpackError):
+    """A :class:`Limits` cap reached; inside an archive, a note that ends that archive."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """Caps on what unpacking may cost.
@@ -103,13 +117,16 @@ class Limits:
     ``ratio_grace_bytes`` came out: sources and modules compress 3-10:1, and even
     archives of tiny files stay far below 200:1, while a bomb of zeros reaches 1000:1
     and more. ``max_members`` bounds the number of archive members (a kernel source tree
-    has about 90,000).
+    has about 90,000). ``max_depth`` bounds how many directories deep a path may lead,
+    links followed (kernel sources nest about 12 deep; every check of a path costs as
+    much as it is deep).
     """
 
     max_total_bytes: int = 8 * GiB
     max_member_bytes: int = 2 * GiB
     max_ratio: int = 200
     max_members: int = 500_000
+    max_depth: int = 256
     ratio_grace_bytes: int = 64 * MiB
 
 
@@ -165,7 +182,8 @@ def prepare(
             source_root = unpacker.dkms_source_root()
         else:
             with _open_input(target, display) as fh:
-                unpacker.tar(_Input(fh, None), codec, display)
+                size = os.fstat(fh.fileno()).st_size
+                unpacker.tar(_Input(fh, None), codec, display, length=size)
         unpacker.drop_outward_links()
         yield Prepared(tree, display, kind, tuple(unpacker.notes), source_root)
     finally:
@@ -184,15 +202,17 @@ def decompress_module(data: bytes, name: str, limits: Limits = Limits()) -> byte
     if codec is None:
         return data
     source = _Input(io.BytesIO(data), None)
-    out = bytearray()
+    # BytesIO, not bytearray: its getvalue() hands over the buffer it grew (trimmed in
+    # place), where bytes(bytearray) would copy it; the module is held in memory once
+    out = io.BytesIO()
     meter = _Meter(source, limits, name, cap="max_member_bytes", what="module")
     try:
         for chunk in _chunks(codec, source):
             meter.add(len(chunk))
-            out += chunk
+            out.write(chunk)
     except _Damaged as exc:
         raise UnpackError(f"{name}: {exc}; not read") from None
-    return bytes(out)
+    return out.getvalue()
 
 
 # --- reading compressed streams -----------------------------------------------------------
@@ -209,6 +229,7 @@ class _Input:
         self._fh = fh
         self._left = length
         self.consumed = 0
+        self.trailing = False  # bytes followed the compressed data that were not read
 
     def read(self, n: int) -> bytes:
         if self._left is not None:
@@ -238,13 +259,13 @@ class _Meter:
         self.produced += n
         limits = self._limits
         if self.produced > self._cap:
-            raise UnpackError(
+            raise _LimitReached(
                 f"{self._where}: the {self._what} unpacks to more than {_size(self._cap)}; "
                 f"refused (limit {self._cap_name})"
             )
         consumed = max(self._source.consumed, 1)
         if self.produced > limits.ratio_grace_bytes and self.produced > limits.max_ratio * consumed:
-            raise UnpackError(
+            raise _LimitReached(
                 f"{self._where}: decompresses at more than {limits.max_ratio}:1 "
                 f"({_size(self.produced)} from {_size(consumed)}); refused as a likely "
                 "decompression bomb"
@@ -307,9 +328,13 @@ def _next_stream(source: _Input, rest: bytes, magic: bytes) -> bytes | None:
     while True:
         rest = rest.lstrip(b"\0")  # xz stream padding; zeros some tools append
         if len(rest) >= len(magic):
-            return rest if rest.startswith(magic) else None
+            if rest.startswith(magic):
+                return rest
+            source.trailing = True
+            return None
         more = source.read(_IN_STEP)
         if not more:
+            source.trailing = source.trailing or bool(rest)
             return None
         rest += more
 
@@ -457,6 +482,14 @@ class _Refused(Exception):
     """A member that must not be written; the message says why."""
 
 
+class _TooDeep(_Refused):
+    """A path that leads deeper than ``Limits.max_depth``."""
+
+
+_Trie = dict[str, "_Trie"]
+_END = "\0"  # marks a path's end in a _Trie (a NUL is never in a member's name)
+
+
 def _shown(name: str) -> PurePosixPath:
     """A member name for a note: undecodable bytes made visible, not dropped."""
     return PurePosixPath(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
@@ -475,7 +508,7 @@ class _Unpacker:
     _root: str = ""
     _dirs: dict[tuple[str, ...], str] = field(default_factory=dict)
     _links: list[tuple[str, ...]] = field(default_factory=list)
-    _refused_links: set[tuple[str, ...]] = field(default_factory=set)
+    _refused_links: _Trie = field(default_factory=dict)  # refused links' paths
 
     def __post_init__(self) -> None:
         self._root = os.path.realpath(self.tree)
@@ -490,25 +523,34 @@ class _Unpacker:
         """Unpack a Debian binary package's ``data.tar.*`` (its ``ar`` container read here)."""
         with _open_input(path, self.display) as fh:
             members = _ar_members(fh, self.display)
-            if not members or members[0][0] != "debian-binary":
+            if not members or members[0].name != "debian-binary":
                 raise UnpackError(f"{self.display}: not a Debian package (no debian-binary)")
-            fh.seek(members[0][1])
-            version = fh.read(min(members[0][2], 16))
+            fh.seek(members[0].offset)
+            version = fh.read(min(members[0].present, 16))
             if not version.startswith(b"2."):
                 raise UnpackError(
                     f"{self.display}: Debian package format {version.strip()!r} "
                     "is not supported (only 2.x)"
                 )
-            data = [m for m in members if m[0].startswith("data.tar")]
-            if not data:
+            data = next((m for m in members if m.name.startswith("data.tar")), None)
+            last = members[-1]
+            if data is None:
+                if last.present < last.size:  # the members after it are not there
+                    raise UnpackError(f"{self.display}: {last.cut_short()}; no data.tar member")
                 raise UnpackError(f"{self.display}: not a Debian package (no data.tar member)")
-            name, offset, size = data[0]
-            fh.seek(offset)
-            source = _Input(fh, size)
+            if data.present < data.size:
+                self.note(
+                    data.name,
+                    f"{self.display}: {data.cut_short()}; what it holds is unpacked, the rest "
+                    "is missing",
+                    skipped=True,
+                )
+            fh.seek(data.offset)
             head = fh.read(8)
-            fh.seek(offset)
-            codec = _sniff_codec(head) or ("lzma" if name.endswith(".lzma") else "none")
-            self.tar(source, codec, f"{self.display}: {name}")
+            fh.seek(data.offset)
+            source = _Input(fh, data.present)
+            codec = _sniff_codec(head) or ("lzma" if data.name.endswith(".lzma") else "none")
+            self.tar(source, codec, f"{self.display}: {data.name}", length=data.present)
 
     def dkms_source_root(self) -> PurePosixPath | None:
         """``usr/src/<pkg>-<version>`` when the package holds exactly one such tree."""
@@ -530,50 +572,120 @@ class _Unpacker:
 
     # tar -----------------------------------------------------------------------------
 
-    def tar(self, source: _Input, codec: str, where: str) -> None:
-        """Unpack one tar stream, compressed with ``codec`` ("none" for a plain tar)."""
+    def tar(self, source: _Input, codec: str, where: str, *, length: int | None = None) -> None:
+        """Unpack one tar stream, compressed with ``codec`` ("none" for a plain tar, whose
+        size is ``length`` when known)."""
         meter = _Meter(source, self.limits, where, cap="max_total_bytes", what="archive")
         stream = _Decoded(_chunks(codec, source), meter)
+        plain = length if codec == "none" else None
+        ended: list[tarfile.HeaderError] = []
         done = 0
         current: str | None = None
         try:
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=256 * KiB) as archive:
-                for member in archive:
+            with tarfile.open(
+                fileobj=stream, mode="r|", bufsize=256 * KiB, tarinfo=_checked_info(ended)
+            ) as archive:
+                while (member := _next_member(archive)) is not None:
+                    # tarfile keeps every header read (not in typeshed); nothing here needs them
+                    archive.members.clear()  # type: ignore[attr-defined]
                     current = member.name
+                    self._check_extent(member, archive.offset, plain, where)
                     self.members += 1
                     if self.members > self.limits.max_members:
-                        raise UnpackError(
+                        raise _LimitReached(
                             f"{where}: more than {self.limits.max_members} members; refused "
                             "(limit max_members)"
                         )
-                    try:
-                        self.member(archive, member)
-                    except _Refused as exc:
-                        self.note(member.name, str(exc), skipped=member.isreg())
-                    except OSError as exc:
-                        if exc.errno in _FATAL_ERRNOS:
-                            raise UnpackError(
-                                f"{where}: cannot write into the scratch area {self.tree}: "
-                                f"{exc.strerror or exc}"
-                            ) from exc
-                        self.note(
-                            member.name,
-                            f"cannot be written: {exc.strerror or exc}; skipped",
-                            skipped=member.isreg(),
-                        )
+                    self._one_member(archive, member, where)
                     done += 1
                     current = None
+                self._check_end(archive, ended[-1] if ended else None, where)
+        except _Stop as exc:
+            self.note(current or ".", str(exc), skipped=True)
+        except _LimitReached as exc:
+            self.note(current or ".", f"{exc}; {_rest(current)}", skipped=True)
         except (_Damaged, tarfile.TarError, EOFError) as exc:
             reason = str(exc) or type(exc).__name__
             if done == 0:
                 raise UnpackError(f"{where}: not a readable tar archive ({reason})") from None
             self.note(
                 current or ".",
-                f"{where} is damaged here ({reason}); "
-                + ("this member and " if current else "")
-                + "the rest of the archive were not unpacked",
+                f"{where} is damaged here ({reason}); {_rest(current)}",
                 skipped=True,
             )
+        if source.trailing:
+            self.note(
+                ".",
+                f"{where}: bytes after the end of the {codec} data were not read "
+                "(not another compressed stream)",
+                skipped=False,
+            )
+
+    def _one_member(self, archive: tarfile.TarFile, member: tarfile.TarInfo, where: str) -> None:
+        """Write one member, or note why not (a write error of the scratch area itself stops
+        everything)."""
+        try:
+            self.member(archive, member)
+        except _Refused as exc:
+            self.note(member.name, str(exc), skipped=member.isreg())
+        except OSError as exc:
+            if exc.errno in _FATAL_ERRNOS:
+                raise UnpackError(
+                    f"{where}: cannot write into the scratch area {self.tree}: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+            self.note(
+                member.name,
+                f"cannot be written: {exc.strerror or exc}; skipped",
+                skipped=member.isreg(),
+            )
+
+    def _check_extent(
+        self, member: tarfile.TarInfo, following: int, plain: int | None, where: str
+    ) -> None:
+        """Stop at a member whose data cannot be there or cannot be read within the limits,
+        before tarfile reads or skips a byte of it (it would skip a 1 PiB declaration block
+        by block, for days). ``following`` is where tarfile will look for the next header."""
+        size = member.size
+        if size < 0 or following < member.offset_data:
+            raise _Stop(f"{where} is damaged here (a negative size, {size}); {_rest(member.name)}")
+        declared = f"declares {_size(size)} ({size:,} bytes)"
+        if plain is not None and following > plain:
+            raise _Stop(
+                f"{where} {declared} for this member, but the archive ends after "
+                f"{_size(plain)}: cut short or damaged; {_rest(member.name)}"
+            )
+        cap = self.limits.max_total_bytes
+        if following > cap:
+            raise _Stop(
+                f"{where} {declared} for this member, more than the {_size(cap)} an archive "
+                f"may unpack to (limit max_total_bytes); {_rest(member.name)}"
+            )
+
+    def _check_end(
+        self, archive: tarfile.TarFile, last: tarfile.HeaderError | None, where: str
+    ) -> None:
+        """How the archive ended: tarfile takes a damaged header, or a stream cut between
+        members, for the end; and ignores what follows the end blocks."""
+        if isinstance(last, _EOF_HEADER):  # a block of zeros: the real end
+            rest = archive.fileobj
+            if rest is None:  # pragma: no cover - a stream archive always has its file
+                return
+            while chunk := rest.read(_OUT_STEP):
+                if chunk.strip(b"\0"):
+                    raise _Stop(
+                        f"{where} holds data after its end-of-archive blocks (another archive "
+                        "appended?); that data was not unpacked"
+                    )
+            return
+        if isinstance(last, _BAD_HEADER):
+            raise _Stop(
+                f"{where} is damaged here ({last}); the rest of the archive was not unpacked"
+            )
+        raise _Stop(
+            f"{where} ends without tar's end-of-archive blocks: cut short between members; "
+            "any members after this point are missing"
+        )
 
     def member(self, archive: tarfile.TarFile, member: tarfile.TarInfo) -> None:
         """Check one member and write it; raise :class:`_Refused` with the reason.
@@ -582,6 +694,8 @@ class _Unpacker:
         terms); :func:`tarfile.data_filter` then checks again before anything is written.
         """
         name = member.name
+        if "\0" in name or "\0" in member.linkname:
+            raise _Refused("has a NUL byte in its name or link target; refused")
         if name.startswith("/"):
             raise _Refused("has an absolute path, outside the scratch area; refused")
         parts = tuple(p for p in name.split("/") if p not in ("", "."))
@@ -589,9 +703,18 @@ class _Unpacker:
             raise _Refused("escapes the scratch area (a '..' in its path); refused")
         if not parts:
             return  # the archive's top directory itself: "./"
-        for i in range(1, len(parts)):
-            if parts[:i] in self._refused_links:
-                refused = "/".join(parts[:i])
+        if len(parts) > self.limits.max_depth:
+            raise _TooDeep(
+                f"lies {len(parts)} directories deep, more than {self.limits.max_depth} "
+                "(limit max_depth); refused"
+            )
+        node = self._refused_links
+        for i, part in enumerate(parts[:-1]):
+            if part not in node:
+                break
+            node = node[part]
+            if _END in node:
+                refused = "/".join(parts[: i + 1])
                 raise _Refused(f"lies under the refused link {refused}; refused")
         if member.ischr() or member.isblk():
             raise _Refused("a device file; not created")
@@ -611,7 +734,10 @@ class _Unpacker:
                 raise _Refused(f"refused by tarfile's data filter: {exc}") from None
         except _Refused:
             if is_link:  # members meant to go through it are refused too
-                self._refused_links.add(parts)
+                node = self._refused_links
+                for part in parts:
+                    node = node.setdefault(part, {})
+                node[_END] = {}
             raise
 
         if member.isdir():
@@ -641,6 +767,8 @@ class _Unpacker:
                 self._resolve(parts[:-1] + link_parts)
                 return None
             target = self._resolve(link_parts)
+        except _TooDeep as exc:
+            raise _Refused(f"{kind} link to {linkname}: {exc}") from None
         except _Refused:
             raise _Refused(
                 f"{kind} link to {linkname} points outside the archive; not created"
@@ -660,6 +788,7 @@ class _Unpacker:
             st = os.lstat(path)
         except FileNotFoundError:
             os.mkdir(path, 0o755)
+            self._dirs[parts] = path  # never replaced: a directory is never removed
             return
         if stat.S_ISDIR(st.st_mode):
             return
@@ -704,7 +833,7 @@ class _Unpacker:
     def _charge(self, parts: tuple[str, ...], size: int) -> None:
         self.written += size
         if self.written > self.limits.max_total_bytes:
-            raise UnpackError(
+            raise _LimitReached(
                 f"{self.display}: unpacks to more than {_size(self.limits.max_total_bytes)} "
                 f"(reached at {'/'.join(parts)}); refused (limit max_total_bytes)"
             )
@@ -756,6 +885,11 @@ class _Unpacker:
                     raise _Refused("escapes the scratch area through a link; refused")
                 resolved.pop()
                 continue
+            if len(resolved) >= self.limits.max_depth:
+                raise _TooDeep(
+                    f"leads more than {self.limits.max_depth} directories deep "
+                    "(limit max_depth); refused"
+                )
             path = os.path.join(self._root, *resolved, name)
             try:
                 st = os.lstat(path)
@@ -801,48 +935,206 @@ class _Unpacker:
                 )
 
 
-def _ar_members(fh: IO[bytes], display: str) -> list[tuple[str, int, int]]:
-    """(name, data offset, size) of each member of an ``ar`` archive (a .deb's container)."""
+@dataclass(frozen=True, slots=True)
+class _ArMember:
+    name: str
+    offset: int  # of its data
+    size: int  # as its header declares
+    present: int  # how much of it the file holds
+
+    def cut_short(self) -> str:
+        return (
+            f"{self.name}: its ar header declares {_size(self.size)} ({self.size:,} bytes), "
+            f"but the file ends after {self.present:,} of them"
+        )
+
+
+def _ar_members(fh: IO[bytes], display: str) -> list[_ArMember]:
+    """The members of an ``ar`` archive (a .deb's container), up to the end of the file:
+    the last may be cut short (``present < size``)."""
     if fh.read(8) != _AR_MAGIC:
         raise UnpackError(f"{display}: not an ar archive")
-    members: list[tuple[str, int, int]] = []
+    end = os.fstat(fh.fileno()).st_size
+    members: list[_ArMember] = []
     pos = 8
-    while True:
+    while pos < end:
+        fh.seek(pos)
         header = fh.read(60)
-        if not header:
-            return members
+        if pos == end - 1 and header == b"\n":
+            break  # the padding byte after an odd-sized last member
         if len(header) < 60 or header[58:60] != b"`\n":
             raise UnpackError(f"{display}: malformed ar member header at byte {pos}")
         name = header[:16].decode("ascii", "replace").rstrip(" ").rstrip("/")
-        try:
-            size = int(header[48:58].decode("ascii"))
-        except ValueError:
-            raise UnpackError(f"{display}: malformed ar member size at byte {pos}") from None
-        if size < 0:
+        if not _AR_SIZE.fullmatch(header[48:58]):
             raise UnpackError(f"{display}: malformed ar member size at byte {pos}")
-        members.append((name, pos + 60, size))
+        size = int(header[48:58])
+        present = min(size, end - (pos + 60))
+        members.append(_ArMember(name, pos + 60, size, present))
+        if present < size:
+            break
         pos += 60 + size + (size & 1)
-        fh.seek(pos)
+    return members
+
+
+def _rest(member: str | None) -> str:
+    return ("this member and " if member else "") + "the rest of the archive were not unpacked"
+
+
+class _Stop(Exception):
+    """The archive cannot be read on from this member; the message says why (an internal
+    signal, never escapes)."""
+
+
+class _Oversized(tarfile.TarError):
+    """A pax or GNU long-name header too large to be a real one."""
+
+
+_HEADER_KINDS = {
+    tarfile.XHDTYPE: "pax",
+    tarfile.XGLTYPE: "pax global",
+    tarfile.SOLARIS_XHDTYPE: "pax",
+    tarfile.GNUTYPE_LONGNAME: "GNU long-name",
+    tarfile.GNUTYPE_LONGLINK: "GNU long-link",
+}
+
+
+def _checked_info(ended: list[tarfile.HeaderError]) -> type[tarfile.TarInfo]:
+    """A :class:`tarfile.TarInfo` that refuses a pax or long-name header larger than
+    ``_MAX_HEADER_BYTES`` before tarfile reads it into memory, and keeps in ``ended`` why
+    the last header could not be read (tarfile takes any such header for the end)."""
+
+    class Checked(tarfile.TarInfo):
+        @classmethod
+        def fromtarfile(cls, tarfile_: tarfile.TarFile) -> Self:
+            try:
+                return super().fromtarfile(tarfile_)
+            except tarfile.HeaderError as exc:
+                ended.append(exc)
+                raise
+
+        def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+            kind = _HEADER_KINDS.get(self.type)
+            if kind is not None and not 0 <= self.size <= _MAX_HEADER_BYTES:
+                raise _Oversized(
+                    f"a {kind} header declares {_size(self.size)}, more than "
+                    f"{_size(_MAX_HEADER_BYTES)}; not read"
+                )
+            # tarfile documents _proc_member as the method a subclass overrides
+            proc: Callable[[tarfile.TarFile], tarfile.TarInfo] = getattr(super(), "_proc_member")  # noqa: B009
+            return proc(tarfile_)
+
+    return Checked
+
+
+# tarfile's reasons a header is not read (not in typeshed): zeros (the end), and damage
+_EOF_HEADER: type[tarfile.HeaderError] = vars(tarfile)["EOFHeaderError"]
+_BAD_HEADER: tuple[type[tarfile.HeaderError], ...] = (
+    vars(tarfile)["InvalidHeaderError"],
+    vars(tarfile)["TruncatedHeaderError"],
+)
+
+# what tarfile lets escape from a damaged header besides TarError (e.g. a GNU sparse map
+# that is not numbers)
+_HEADER_FAULTS = (ValueError, OverflowError, IndexError, KeyError, UnicodeError)
+
+
+def _next_member(archive: tarfile.TarFile) -> tarfile.TarInfo | None:
+    try:
+        return archive.next()
+    except _HEADER_FAULTS as exc:
+        raise tarfile.ReadError(f"a damaged header ({type(exc).__name__}: {exc})") from None
 
 
 def _size(n: int) -> str:
-    for unit, scale in (("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
+    if n >= 1024 * PiB:
+        return f"{n / PiB:.3g} PiB"
+    for unit, scale in (("PiB", PiB), ("TiB", TiB), ("GiB", GiB), ("MiB", MiB), ("KiB", KiB)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n} bytes"
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove the scratch area, making read-only directories writable on the way."""
+    """Remove the scratch area, making read-only directories writable on the way.
 
-    def retry(func: Callable[..., object], name: str, _exc: object) -> None:
+    Iterative and relative to one open directory at a time (:func:`shutil.rmtree` recurses
+    in Python 3.11: 2,100 nested directories made it fail with RecursionError and leave
+    the area behind; paths that deep are also longer than the system allows). Never
+    follows a symbolic link; never raises: what cannot be removed stays.
+    """
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except OSError:
         with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(name), 0o700)
-            if not os.path.islink(name) and os.path.isdir(name):
-                os.chmod(name, 0o700)
-            func(name)
+            os.unlink(path)
+        return
+    names: list[str] = []  # the directories descended into, from ``path`` down
+    stuck: set[tuple[int, int]] = set()  # directories that could not be removed
+    try:
+        while True:
+            sub = _empty_but_directories(fd, stuck)
+            if sub is not None:
+                try:
+                    child = os.open(sub, flags, dir_fd=fd)
+                except OSError:
+                    with contextlib.suppress(OSError):
+                        os.chmod(sub, 0o700, dir_fd=fd)
+                    try:
+                        child = os.open(sub, flags, dir_fd=fd)
+                    except OSError:
+                        with contextlib.suppress(OSError):
+                            st = os.stat(sub, dir_fd=fd, follow_symlinks=False)
+                            stuck.add((st.st_dev, st.st_ino))
+                        continue
+                os.close(fd)
+                fd = child
+                names.append(sub)
+                continue
+            if not names:
+                break
+            here = os.fstat(fd)
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            name = names.pop()
+            try:
+                os.rmdir(name, dir_fd=fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.chmod(fd, 0o700)  # a read-only directory holds it
+                    os.rmdir(name, dir_fd=fd)
+                    continue
+                stuck.add((here.st_dev, here.st_ino))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=retry)
-    else:
-        shutil.rmtree(path, onerror=retry)
+
+def _empty_but_directories(fd: int, stuck: set[tuple[int, int]]) -> str | None:
+    """Remove everything but directories in the open directory ``fd``; the name of a
+    directory left in it to descend into, or None."""
+    try:
+        entries = list(os.scandir(fd))
+    except OSError:
+        return None
+    found = None
+    for entry in entries:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if found is None and (st.st_dev, st.st_ino) not in stuck:
+                found = entry.name
+            continue
+        try:
+            os.unlink(entry.name, dir_fd=fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.chmod(fd, 0o700)
+                os.unlink(entry.name, dir_fd=fd)
+    return found

@@ -24,6 +24,7 @@ from typing import Any
 
 from gplscan.discover import Candidate, sniff
 from gplscan.errors import ObjectParseError
+from gplscan.facts.archive import damage as archive_damage
 from gplscan.facts.cache import FactCache, Stat
 from gplscan.facts.detection import (
     Detection,
@@ -122,6 +123,9 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
                 obj_error = exc.reason
         elif _holds_object(entry):
             obj, obj_error = _compressed_module(abspath, rel, data)
+        elif entry.kind is FileKind.ARCHIVE:  # linked or not, a damaged one is reported
+            reason = archive_damage(data)
+            obj_error = f"a damaged archive: {reason}" if reason else None
         record = FileRecord(entry, digest, tag, tag_error, obj_error)
         out.append((record.to_row(), marshal.dumps(obj.to_row()) if obj else None, None))
     return out
