@@ -242,7 +242,7 @@ def test_odd_bytes_and_numbers_are_read_or_noted(tmp_path: Path) -> None:
     """A NUL (also gplscan's own marker) ends the line, as in make; $(word) with a huge or
     non-ASCII number is no word. Before: IndexError and ValueError."""
     text = "obj-m := \x00999\x00 lost.o\nobj-m += $(word " + "9" * 5_000 + ",a b)"
-    text += " $(word \u00b2,a b) kept.o\n-include $(shell ls)\n"
+    text += " $(word \u00b2,a b) kept.o\n-include $(shell ls)\n-include / ../../../..\n"
     modules, gaps, issues = read(tmp_path, text)
     assert set(modules) == {"kept"} and not gaps
     assert [i.message for i in issues] == [

@@ -500,7 +500,7 @@ class _Reader:
                 continue
             if depth + 1 > self.limits.include_depth:
                 self.exceed(f"includes nested deeper than {self.limits.include_depth}")
-            template = target.with_name(target.name + ".in")
+            template = target.with_name(target.name + ".in") if target.name else target
             if not target.exists() and template.is_file() and resolved.is_relative_to(self.root):
                 target = template  # a file configure makes: read from its template
             if not resolved.is_relative_to(self.root) or not target.is_file():
