@@ -663,7 +663,14 @@ def _audit_and_report(
                     result, severity=dict(config.severity), waivers=config.waivers, baseline=held
                 )
             fail_on = fail_on or config.fail_on or "error"
-            result = replace(result, fail_on=fail_on, allow_partial=allow_partial)
+            from gplscan.run_record import record
+
+            result = replace(
+                result,
+                fail_on=fail_on,
+                allow_partial=allow_partial,
+                provenance=record(path, ("gplscan", *sys.argv[1:])),
+            )
             if fmt == "html":
                 from gplscan.report import html
 

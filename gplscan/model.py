@@ -165,6 +165,7 @@ class LicenseFinding:
     start_line: int
     end_line: int
     rule: str
+    score: float | None = None  # scancode's match score, 0-100
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,6 +524,13 @@ class FileLicense:
     status: str
     license: str | None
     line: int | None = None
+    # ``detected``: the license text's last line, scancode's rule and score for the match
+    end_line: int | None = None
+    rule: str | None = None
+    score: float | None = None
+    # the binaries whose code it can reach (a header: those whose sources include it);
+    # empty when not worked out (headers of targets with very many binaries)
+    binaries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -274,8 +274,10 @@ def _run(
         findings = tuple(build_findings(evaluate(rules, binaries, ctx)))
     entries = tuple(r.entry for _, r in sorted(records.items(), key=lambda kv: str(kv[0])))
     inventory_paths = records.keys() if options.inventory else scope
+    reach = _reach(binaries, includes)
     inventory = tuple(
-        _file_license(p, records[p], detections.get(p)) for p in sorted(inventory_paths, key=str)
+        _file_license(p, records[p], detections.get(p), reach.get(p, ()))
+        for p in sorted(inventory_paths, key=str)
     )
     if cache.error:
         issues.append(ScanIssue(PurePosixPath("."), "cache", cache.error, skipped=False))
@@ -912,21 +914,65 @@ def _linked_sources(graph: LinkGraph) -> set[PurePosixPath]:
     }
 
 
+# headers are attributed to binaries (by following every include from every binary's
+# sources) only up to this many binaries: a kernel tree's 10,000 modules each reach about
+# a thousand headers, and the table would list thousands of binaries per header anyway
+ATTRIBUTE_HEADERS_UP_TO = 500
+
+
+def _reach(
+    binaries: Iterable[Binary], includes: Mapping[PurePosixPath, tuple[PurePosixPath, ...]]
+) -> dict[PurePosixPath, tuple[str, ...]]:
+    """file -> the binaries its code reaches: the sources and files of their objects, and
+    (for targets of up to ATTRIBUTE_HEADERS_UP_TO binaries) the headers those include."""
+    listed = list(binaries)
+    headers = len(listed) <= ATTRIBUTE_HEADERS_UP_TO
+    reach: dict[PurePosixPath, list[str]] = {}
+    for b in listed:
+        name = str(b.path)
+        seen: set[PurePosixPath] = set()
+        stack = [s for c in b.components for s in (*c.sources, *([c.file] if c.file else []))]
+        while stack:
+            path = stack.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            reach.setdefault(path, []).append(name)
+            if headers:
+                stack.extend(includes.get(path, ()))
+    return {p: tuple(names) for p, names in reach.items()}
+
+
 def _file_license(
-    path: PurePosixPath, record: FileRecord, detection: Detection | None
+    path: PurePosixPath,
+    record: FileRecord,
+    detection: Detection | None,
+    binaries: tuple[str, ...] = (),
 ) -> FileLicense:
     if record.spdx is not None:
-        return FileLicense(path, "tagged", record.spdx.expression, record.spdx.at.line)
+        return FileLicense(
+            path, "tagged", record.spdx.expression, record.spdx.at.line, binaries=binaries
+        )
     if record.spdx_error is not None:
-        return FileLicense(path, "malformed", None)
+        return FileLicense(path, "malformed", None, binaries=binaries)
     if record.entry.kind not in TEXT_KINDS:
-        return FileLicense(path, "binary", None)
+        return FileLicense(path, "binary", None, binaries=binaries)
     if detection is None:
-        return FileLicense(path, "unread", None)
+        return FileLicense(path, "unread", None, binaries=binaries)
     expression, matches = detection
     if expression:
-        return FileLicense(path, "detected", expression, matches[0].start_line if matches else None)
-    return FileLicense(path, "none", None)
+        first = matches[0] if matches else None
+        return FileLicense(
+            path,
+            "detected",
+            expression,
+            first.start_line if first else None,
+            end_line=first.end_line if first else None,
+            rule=first.rule if first else None,
+            score=first.score if first else None,
+            binaries=binaries,
+        )
+    return FileLicense(path, "none", None, binaries=binaries)
 
 
 __all__ = ["LicenseFinding", "Options", "run"]

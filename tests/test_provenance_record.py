@@ -102,3 +102,25 @@ def test_same_source_date_epoch_same_bytes(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text()
     assert "2023-11-14T22:13:20Z" in html
     assert hashlib.sha256(tarball.read_bytes()).hexdigest() in html
+
+
+def test_headers_are_attributed_to_the_binaries_that_include_them(tmp_path: Path) -> None:
+    """Issue 14: the inventory names, for a header, the binaries whose sources include it
+    (the HTML's "binaries" cell was empty for every header)."""
+    from gplscan.report import html as html_report
+    from gplscan.report import json as json_report
+    from gplscan.scan import Options, run
+
+    tree = tmp_path / "drv"
+    tree.mkdir()
+    (tree / "Kbuild").write_text("obj-m += drv.o\n")
+    (tree / "drv.h").write_text("// SPDX-License-Identifier: GPL-2.0-only\nint drv_x(void);\n")
+    (tree / "drv.c").write_text(
+        '// SPDX-License-Identifier: GPL-2.0-only\n#include "drv.h"\nMODULE_LICENSE("GPL");\n'
+    )
+    result = run(tree, Options(cache_dir=None), detector=lambda p: (None, ()))
+    files = {f["path"]: f for f in json.loads(json_report.render(result))["inventory"]["files"]}
+    assert files["drv.h"]["binaries"] == ["drv.ko"]
+    assert files["drv.c"]["binaries"] == ["drv.ko"]
+    page = html_report.render(result)
+    assert '<td class="path">drv.h:1</td><td>tagged</td><td class="path">drv.ko</td>' in page

@@ -54,7 +54,8 @@ class LicenseDetectionUnavailableError(Exception):
 
 def _as_detection(found: Any) -> Detection:
     return found.expression, tuple(
-        LicenseFinding(m.expression, m.start_line, m.end_line, m.rule) for m in found.matches
+        LicenseFinding(m.expression, m.start_line, m.end_line, m.rule, m.score)
+        for m in found.matches
     )
 
 

@@ -348,7 +348,15 @@ def _inventory(result: ScanResult) -> list[InventoryGroup]:
     for f in result.inventory:
         key = (f.license, True) if f.license else (STATUS_LABELS.get(f.status, f.status), False)
         path = str(f.path)
-        groups.setdefault(key, []).append((path, f.line, f.status, tuple(reach.get(path, ()))))
+        how = f.status
+        if f.status == "detected" and f.rule:
+            lines = f"lines {f.line}-{f.end_line}" if f.line and f.end_line else ""
+            score = f"score {f.score:g}" if f.score is not None else ""
+            how = f"detected: scancode rule {f.rule}" + "".join(
+                f", {part}" for part in (score, lines) if part
+            )
+        bins = f.binaries or tuple(reach.get(path, ()))
+        groups.setdefault(key, []).append((path, f.line, how, bins))
     ordered = sorted(groups.items(), key=lambda kv: (not kv[0][1], -len(kv[1]), kv[0][0]))
     return [
         InventoryGroup(

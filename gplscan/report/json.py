@@ -171,7 +171,18 @@ def _inventory(result: ScanResult) -> dict[str, Any]:
         "counts": counts,
         "licenses": licenses,
         "files": [
-            {"path": str(f.path), "status": f.status, "license": f.license, "line": f.line}
+            {
+                "path": str(f.path),
+                "status": f.status,
+                "license": f.license,
+                "line": f.line,
+                **(
+                    {"end_line": f.end_line, "rule": f.rule, "score": f.score}
+                    if f.status == "detected"
+                    else {}
+                ),
+                "binaries": list(f.binaries),
+            }
             for f in result.inventory
         ],
     }
