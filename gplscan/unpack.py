@@ -212,6 +212,8 @@ def decompress_module(data: bytes, name: str, limits: Limits = Limits()) -> byte
             out.write(chunk)
     except _Damaged as exc:
         raise UnpackError(f"{name}: {exc}; not read") from None
+    if source.trailing:  # what follows may be what a loader reads; nothing is dropped unsaid
+        raise UnpackError(f"{name}: bytes after the end of the {codec} data; not read")
     return out.getvalue()
 
 

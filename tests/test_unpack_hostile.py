@@ -361,22 +361,24 @@ def test_scratch_area_thousands_of_levels_deep_is_removed(tmp_path: Path, scratc
     """Deeper than Python's recursion limit (shutil.rmtree recursed and failed)."""
     target = tmp_path / "one.tar"
     target.write_bytes(tar_bytes(reg("top.c", b"y")))
-    with prepare(target, scratch=scratch) as prepared:
-        fd = os.open(prepared.root, os.O_RDONLY)
-        try:
-            for _ in range(1200):
-                os.mkdir("d", dir_fd=fd)
-                nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+    try:
+        with prepare(target, scratch=scratch) as prepared:
+            fd = os.open(prepared.root, os.O_RDONLY)
+            try:
+                for _ in range(1200):
+                    os.mkdir("d", dir_fd=fd)
+                    nxt = os.open("d", os.O_RDONLY, dir_fd=fd)
+                    os.close(fd)
+                    fd = nxt
+                with open(os.open("f.c", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "w") as fh:
+                    fh.write("int f;\n")
+                os.chmod(prepared.root, 0o500)  # and a read-only directory on the way
+            finally:
                 os.close(fd)
-                fd = nxt
-            with open(os.open("f.c", os.O_WRONLY | os.O_CREAT, dir_fd=fd), "w") as fh:
-                fh.write("int f;\n")
-            os.chmod(prepared.root, 0o500)  # and a read-only directory on the way
-        finally:
-            os.close(fd)
-    left = list(scratch.iterdir())
-    if left:  # never leave this for pytest's own (recursive) clean-up to trip over
-        subprocess.run(["rm", "-rf", *map(str, left)], check=False)
+    finally:
+        left = list(scratch.iterdir())
+        if left:  # never leave this for pytest's own (recursive) clean-up to trip over
+            subprocess.run(["rm", "-rf", *map(str, left)], check=False)
     assert left == []
 
 
@@ -392,3 +394,14 @@ def test_damaged_static_library_nothing_links_is_reported(tmp_path: Path) -> Non
     (issue,) = [i for i in report["issues"] if i["path"] == "libblob.a"]
     assert "damaged archive" in issue["message"] and "not a number" in issue["message"]
     assert proc.returncode == 2 and report["complete"] is False
+
+
+def test_bytes_after_a_compressed_module_are_not_dropped_silently() -> None:
+    import lzma
+
+    from gplscan.unpack import UnpackError, decompress_module
+
+    packed = lzma.compress(b"\x7fELF" + bytes(64))
+    assert decompress_module(packed + bytes(8), "m.ko.xz") == b"\x7fELF" + bytes(64)
+    with pytest.raises(UnpackError, match="bytes after the end of the xz data"):
+        decompress_module(packed + b"more code", "m.ko.xz")
