@@ -338,7 +338,16 @@ class CopyRule:
     target: PurePosixPath
     source: PurePosixPath
     evidence: Evidence
-    action: str = "copy"  # "copy" or "compile"
+    action: str = "copy"  # "copy", "compile", or "generate" (a source written from source)
+
+    def source_for(self, path: PurePosixPath) -> PurePosixPath:
+        """The file this rule makes ``path`` from: a ``%`` in the source takes the stem."""
+        pattern, source = str(self.target), str(self.source)
+        if "%" not in pattern or "%" not in source:
+            return self.source
+        prefix, _, suffix = pattern.partition("%")
+        text = str(path)
+        return PurePosixPath(source.replace("%", text[len(prefix) : len(text) - len(suffix)]))
 
     def makes(self, path: PurePosixPath) -> bool:
         pattern = str(self.target)

@@ -8,6 +8,7 @@ when the object cannot be read. Every decision carries its reasons, in words.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import PurePosixPath
 
@@ -49,7 +50,7 @@ def license_evidence(sf: SourceFacts | None) -> tuple[tuple[Evidence, ...], tupl
     return (Evidence("spdx", why, sf.path),), (f"{sf.path}: {why}",)
 
 
-def account_for(member: MemberRef, facts: TreeFacts) -> Component:
+def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Component:
     """Decide the origin of one member object of a binary."""
     path = member.path
     name = path.name
@@ -61,7 +62,11 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
     exact = facts.copies.get(path)
     copy = exact
     if exact is None or exact.action == "compile":
-        if exact is None and stem is not None:
+        # an explicit rule that only adds a prerequisite the build writes
+        # ($(obj)/oid_registry.o: $(obj)/oid_registry_data.c) leaves the stem's source
+        # compiled by the pattern rule, as in make
+        added = exact is not None and exact.source not in facts.files
+        if (exact is None or added) and stem is not None:
             for ext in SOURCE_EXTENSIONS:
                 src = PurePosixPath(stem + ext)
                 entry = facts.files.get(src)
@@ -73,6 +78,10 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
                         built,
                         f"Kbuild compiles {name} from {src.name} (rule %.o: %{ext})",
                     )
+        if exact is None and stem is not None:
+            generated = _generated(member, stem, facts, built)
+            if generated is not None:
+                return generated
         copy = exact or next((r for r in facts.patterns if r.makes(path)), None)
         if copy is not None and copy.action == "compile":
             src_entry = facts.files.get(copy.source)
@@ -104,6 +113,19 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
         provider = path
         how = f"{path} is in the target"
 
+    if (
+        provider is not None
+        and provider not in facts.files
+        and provider != path
+        and provider.name.endswith(".o")
+        and depth < 4
+    ):
+        # objcopy of an object the build compiles (lkdtm's rodata_objcopy.o: rodata.o)
+        inner = account_for(MemberRef(provider, member.via, member.evidence), facts, depth + 1)
+        if inner.origin is Origin.SOURCE:
+            return dataclasses.replace(
+                inner, path=path, reasons=(f"{how}; {provider.name}:", *inner.reasons)
+            )
     if provider is None or provider not in facts.files:
         sources = f"{PurePosixPath(stem).name}.c" if stem else "no source"
         missing = (
@@ -141,6 +163,68 @@ def account_for(member: MemberRef, facts: TreeFacts) -> Component:
             path, Origin.UNKNOWN, None, (), provider, member.evidence, (f"{how}, but {error}",)
         )
     return _from_object(member, provider, obj, facts, how)
+
+
+def _generated(
+    member: MemberRef, stem: str, facts: TreeFacts, built: ObjectFacts | None
+) -> Component | None:
+    """An object compiled from a source the build writes first, accounted for by what the
+    source is written from: a rule of the tree's build files (a perl script, a template,
+    a host program, data), Kbuild's own ``$(obj)/%: $(src)/%_shipped`` copy of a shipped
+    source, or scripts/Makefile.build's ASN.1 compiler rule (``%.asn1.c`` from ``%.asn1``).
+    None when no generator is known; UNKNOWN when its input is not in the target."""
+    name = member.path.name
+    for ext in SOURCE_EXTENSIONS:
+        src = PurePosixPath(stem + ext)
+        shipped = PurePosixPath(f"{src}_shipped")
+        if shipped in facts.files:
+            how = (
+                f"Kbuild compiles {name} from {src.name}, which its rule $(obj)/%: "
+                f"$(src)/%_shipped copies from {shipped.name}"
+            )
+            return _from_source(member, shipped, facts, built, how)
+        rule = facts.copies.get(src)
+        if rule is None or rule.action != "generate":
+            rule = next(
+                (r for r in facts.patterns if r.action == "generate" and r.makes(src)), None
+            )
+        if rule is not None:
+            made_from = rule.source_for(src)
+            where = f"{rule.evidence.path}:{rule.evidence.line}"
+            if made_from in facts.files:
+                how = (
+                    f"Kbuild compiles {name} from {src.name}, which the rule at {where} "
+                    f"writes from {made_from.name}"
+                )
+                return _from_source(member, made_from, facts, built, how)
+            program = PurePosixPath(f"{made_from}.c")  # a host program built from its .c
+            if program in facts.files:
+                how = (
+                    f"Kbuild compiles {name} from {src.name}, which the rule at {where} has "
+                    f"the host program {made_from.name} write; that program is built from "
+                    f"{program.name}"
+                )
+                return _from_source(member, program, facts, built, how)
+            return Component(
+                member.path,
+                Origin.UNKNOWN,
+                None,
+                (),
+                None,
+                member.evidence,
+                (
+                    f"{src.name} is written by the rule at {where} from {made_from}, which is "
+                    "not in the target: nothing here shows what code it holds",
+                ),
+            )
+    if stem.endswith(".asn1") and PurePosixPath(stem) in facts.files:
+        how = (
+            f"Kbuild compiles {name} from {PurePosixPath(stem).name}.c, which scripts/"
+            "Makefile.build's rule $(obj)/%.asn1.c: $(src)/%.asn1 has the kernel's ASN.1 "
+            f"compiler write from {PurePosixPath(stem).name}"
+        )
+        return _from_source(member, PurePosixPath(stem), facts, built, how)
+    return None
 
 
 def _from_source(

@@ -1295,6 +1295,10 @@ def read_kbuild(
 
     copies: list[CopyRule] = []
     for rule in reader.db.rules:
+        generated = _generator(rule, object_path)
+        if generated:
+            copies.extend(generated)
+            continue
         compiled = [p for p in rule.prereqs if "%" not in p and p.endswith(SOURCE_SUFFIXES)]
         if compiled and not any(t.endswith("_shipped") for t in rule.prereqs):
             # an explicit compile rule, e.g. $(obj)/aes-glue-%.o: $(src)/aes-glue.c
@@ -1340,6 +1344,48 @@ def read_kbuild(
 
 
 _DESCENT = re.compile(r"(?:^|\s)(?:-C\s*|M=|SUBDIRS=|KBUILD_EXTMOD=)(\S+)")
+
+
+def _generator(rule: _Rule, object_path: Callable[[str], PurePosixPath | None]) -> list[CopyRule]:
+    """A rule that writes a source file from other files of the tree: a script's input
+    (``$(obj)/%-core.S: $(src)/%-armv4.pl``), a template (``$(obj)/int%.c: $(src)/int.uc``),
+    a host program's output (``$(obj)/tables.c: $(obj)/mktables``), data
+    (``shipped-certs.c: certs/*.hex``). Each target becomes a ``generate`` rule naming its
+    first input, so that the object compiled from it is accounted for by its generator.
+    A static pattern rule (``a.S b.S: $(obj)/%.S: $(src)/%.pl``) gives one rule per target.
+    """
+    if not rule.targets or not all(t.endswith(SOURCE_SUFFIXES) for t in rule.targets):
+        return []
+    prereqs = [p for p in rule.prereqs if p != "FORCE"]
+    pairs: list[tuple[str, str]] = []
+    static = next((i for i, p in enumerate(prereqs) if p.endswith(":")), None)
+    if static is not None:  # targets: target-pattern: prereq-patterns
+        pattern = prereqs[static][:-1]
+        inputs = prereqs[static + 1 :]
+        prefix, _, suffix = pattern.partition("%")
+        for t in rule.targets:
+            if inputs and t.startswith(prefix) and t.endswith(suffix):
+                stem = t[len(prefix) : len(t) - len(suffix)]
+                pairs.append((t, inputs[0].replace("%", stem)))
+    elif prereqs:
+        pairs = [(t, prereqs[0]) for t in rule.targets]
+    out = []
+    for target_word, source_word in pairs:
+        if "%" in source_word and "%" not in target_word:
+            continue
+        target = object_path(target_word.replace("%", "\x00"))
+        source = object_path(source_word.replace("%", "\x00"))
+        if target is None or source is None:
+            continue
+        out.append(
+            CopyRule(
+                PurePosixPath(str(target).replace("\x00", "%")),
+                PurePosixPath(str(source).replace("\x00", "%")),
+                rule.evidence,
+                "generate",
+            )
+        )
+    return out
 
 
 def _reached_directories(reader: _Reader, build_file: Path, root: Path) -> list[PurePosixPath]:
