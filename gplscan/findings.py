@@ -1,8 +1,10 @@
 """Findings: the message, the primary location, and a fingerprint that survives moves.
 
-The fingerprint hashes the rule, the binary, the object and the symbol, all as paths
-relative to the target, never line numbers or absolute paths: the same violation keeps its
-identity across machines, checkouts and unrelated edits.
+The fingerprint hashes the rule, the module's name (``hv_netvsc.ko``, not its directory),
+the object's content digest when the finding is about a closed object (else the object's
+file name) and the symbol; never directories, line numbers or absolute paths: the same
+violation keeps its identity across machines, checkouts, renamed or moved directories and
+unrelated edits, while a different blob at the same path is a new finding.
 """
 
 from __future__ import annotations
@@ -73,11 +75,32 @@ def fingerprint(
     symbol: str | None,
     content: str | None = None,
 ) -> str:
-    """A stable identity for a finding: sha256 over its rule, binary, object, symbol and,
-    for a closed object, the object's content digest (a replaced blob is a new finding;
-    moving the tree or editing other lines is not)."""
-    key = "\0".join((rule_id, binary or "", obj or "", symbol or "", content or ""))
-    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    """A stable identity for a finding: sha256 over its rule, the binary's file name, the
+    object's content digest (``content``; a replaced blob is a new finding) or, without
+    one, the object's file name, and the symbol. Directories take no part: ``git mv`` of a
+    directory whose content is unchanged keeps every fingerprint.
+
+    A finding about no binary (a file not judged) is about that file: it keeps its path,
+    as ``content`` (the gap's subject) names it anyway.
+    """
+    if binary is None:
+        key = (rule_id, "", obj or "", symbol or "", content or "")
+    else:
+        what = content if content is not None else _name(obj)
+        key = (rule_id, _name(binary), what, symbol or "", "")
+    return hashlib.sha256("\0".join(key).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _name(path: str | None) -> str:
+    return path.rsplit("/", 1)[-1] if path else ""
+
+
+def _with_path(finding: Finding) -> Finding:
+    """The finding with a fingerprint that also holds its paths: for two findings the
+    path-free identity cannot tell apart (two modules of one name in two directories)."""
+    key = "\0".join((finding.fingerprint, finding.binary or "", finding.object or "", finding.path))
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    return dataclasses.replace(finding, fingerprint=digest)
 
 
 class _Fields(dict[str, str]):
@@ -111,12 +134,18 @@ def make_finding(rule: Rule, binary: Binary | None, match: Match) -> Finding:
 
 def build_findings(matches: Iterable[tuple[Rule, Binary | None, Match]]) -> list[Finding]:
     """Findings from rule matches, one per fingerprint, sorted for stable output."""
-    unique: dict[str, Finding] = {}
+    by_print: dict[str, dict[tuple[str, ...], Finding]] = {}
     for rule, binary, match in matches:
         finding = make_finding(rule, binary, match)
-        unique.setdefault(finding.fingerprint, finding)
+        where = (finding.binary or "", finding.object or "", finding.symbol or "")
+        by_print.setdefault(finding.fingerprint, {}).setdefault(where, finding)
+    unique = [
+        found if len(group) == 1 else _with_path(found)
+        for group in by_print.values()
+        for found in group.values()
+    ]
     return sorted(
-        unique.values(),
+        unique,
         key=lambda f: (
             f.binary or "",
             f.rule_id,
