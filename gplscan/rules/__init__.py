@@ -1,7 +1,9 @@
 """Rules are data: one YAML file per rule in ``rules/``, checked against ``schema.json``.
 
-Loading fails loudly (:class:`RuleError` naming the file and the problem) on unknown keys,
-unknown predicates, duplicate ids or names, so a typo in a rule never silently disables it.
+Loading fails loudly (:class:`RuleError` naming the file, the line and the problem) on
+unknown keys, unknown predicates, duplicate ids or names, params the predicate does not
+take (or lacks, or values it does not know) and message placeholders it does not provide
+(:mod:`gplscan.rules.signatures`), so a typo in a rule never silently disables it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from gplscan.errors import RuleError
 from gplscan.model import Rule, Severity
 from gplscan.resources import rules_dir
+from gplscan.rules.signatures import check_params, check_placeholders
 from gplscan.yamltext import YamlTextError, parse_yaml
 
 
@@ -63,6 +66,11 @@ def load_rules(
                 f"{path.name}: unknown predicate {predicate!r} "
                 f"(known: {', '.join(sorted({*PREDICATES, *TARGET_PREDICATES}))})"
             )
+        problem = check_params(predicate, doc["when"].get("params")) or check_placeholders(
+            predicate, doc["message"]
+        )
+        if problem is not None:
+            raise RuleError(f"{path.name}:{_line_of(path, problem)}: {problem}")
         if doc["id"] in seen_ids:
             raise RuleError(
                 f"{path.name}: id {doc['id']} already used by {seen_ids[doc['id']].name}"
@@ -95,6 +103,22 @@ def load_rules(
     if not rules:
         raise RuleError(f"{directory}: no rule files (GPL*.yaml) found")
     return tuple(rules)
+
+
+def _line_of(path: Path, problem: str) -> int:
+    """The line of the rule file the problem is about: the first line holding the word it
+    quotes (a param name, a placeholder), else the line of ``when:`` or ``message:``."""
+    import re
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    quoted = re.findall(r"'([^']+)'|\{([^}]+)\}", problem)
+    words = [a or b for a, b in quoted]
+    for word in words:
+        for n, line in enumerate(lines, 1):
+            if word in line:
+                return n
+    anchor = "message:" if "message" in problem else "when:"
+    return next((n for n, line in enumerate(lines, 1) if line.startswith(anchor)), 1)
 
 
 def _validator(directory: Path) -> Any:
