@@ -118,6 +118,7 @@ class FileEntry:
     kind: FileKind
     size: int
     note: str | None = None  # e.g. "named .o but holds text"
+    sha256: str | None = None  # the content's digest, in a scan's result (ScanResult.files)
 
 
 # --- source facts -------------------------------------------------------------------------
@@ -384,6 +385,8 @@ class Component:
     sha256: str | None = None  # content digest of the object, when it is in the target
     defined: frozenset[str] = frozenset()
     undefined: frozenset[str] = frozenset()
+    # an archive's members, each judged like an object (paths ``lib/x.a(m.o)``), when read
+    members: tuple[Component, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

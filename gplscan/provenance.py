@@ -275,7 +275,7 @@ def _from_archive(
         for name, data in members(path, whole, facts.root):
             rel = PurePosixPath(f"{provider}({name})")
             try:
-                obj = object_facts(path, rel, data)
+                obj = object_facts(path, rel, data, sha256=hashlib.sha256(data).hexdigest())
             except ObjectParseError as exc:
                 unread.append(f"{name}: {exc.reason}")
                 continue
@@ -300,6 +300,8 @@ def _from_archive(
             file=provider,
             linked_by=member.evidence,
             reasons=(f"{how}; every member ({len(parts)}) is accounted for by a source",),
+            sha256=digest,
+            members=tuple(parts),
         )
     evidence = [
         Evidence(
@@ -320,6 +322,7 @@ def _from_archive(
         defined=frozenset().union(*(c.defined for c in closed)),
         undefined=frozenset().union(*(c.undefined for c in closed)),
         sha256=digest,
+        members=tuple(parts),
     )
 
 

@@ -272,7 +272,10 @@ def _run(
             deny=options.license_deny,
         )
         findings = tuple(build_findings(evaluate(rules, binaries, ctx)))
-    entries = tuple(r.entry for _, r in sorted(records.items(), key=lambda kv: str(kv[0])))
+    entries = tuple(
+        replace(r.entry, sha256=r.sha256)
+        for _, r in sorted(records.items(), key=lambda kv: str(kv[0]))
+    )
     inventory_paths = records.keys() if options.inventory else scope
     reach = _reach(binaries, includes)
     inventory = tuple(
