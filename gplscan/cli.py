@@ -468,7 +468,12 @@ def _rule_json(r: Rule) -> dict[str, Any]:
 
 @rules.command("list")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "md"]),
+    default="text",
+    show_default=True,
+    help="md: the rule reference page (docs/rules.md is made with it).",
 )
 def rules_list(fmt: str) -> None:
     """List every rule: id, name, severity and title ('gplscan rules show ID' for one)."""
@@ -478,7 +483,34 @@ def rules_list(fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([_rule_json(r) for r in loaded], indent=2))
         return
+    if fmt == "md":
+        click.echo(rules_markdown(loaded), nl=False)
+        return
     click.echo(rules_table(loaded, report_width(sys.stdout.isatty())), nl=False)
+
+
+def rules_markdown(loaded: Iterable[Rule]) -> str:
+    """The rule reference page, from the rule files alone."""
+    out = [
+        "# gplscan rules\n\n",
+        "Generated from `rules/*.yaml` by `gplscan rules list --format md`; do not edit.\n\n",
+        "| id | name | severity | title |\n|---|---|---|---|\n",
+    ]
+    rows = list(loaded)
+    out.extend(
+        f"| [{r.id}](#{r.id.lower()}) | `{r.name}` | {r.severity} | {r.title} |\n" for r in rows
+    )
+    for r in rows:
+        out.append(f"\n## {r.id}\n\n**`{r.name}`** ({r.severity}): {r.title}\n\n")
+        out.append(f"**In plain words.** {r.plain}\n\n**What to do.** {r.remedy}\n\n")
+        out.append(f"**Why.** {r.why}\n\n**Message.** `{r.message}`\n\n")
+        out.append(f"**When.** predicate `{r.predicate}`")
+        if r.params:
+            out.append(" with " + ", ".join(f"`{k}` = `{v}`" for k, v in r.params))
+        out.append(f"; defined in `{r.source}`.\n")
+        if r.references:
+            out.append("\n**References.**\n\n" + "".join(f"- <{u}>\n" for u in r.references))
+    return "".join(out)
 
 
 def rules_table(loaded: Iterable[Rule], width: int) -> str:

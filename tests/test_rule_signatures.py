@@ -59,3 +59,13 @@ def test_a_typo_fails_loading_with_file_and_line(
     assert said in message, message
     line = int(message.split(":")[1])
     assert 1 <= line <= len(path.read_text().splitlines())
+
+
+def test_the_checked_in_rule_reference_is_current() -> None:
+    """docs/rules.md is what `gplscan rules list --format md` writes from rules/."""
+    from gplscan.cli import rules_markdown
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
+    assert page.read_text() == rules_markdown(load_rules()), (
+        "regenerate: gplscan rules list --format md > docs/rules.md"
+    )
