@@ -56,10 +56,11 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--baseline",
-            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            type=click.Path(dir_okay=False, path_type=Path),
             default=None,
             help="A previous JSON report (see 'gplscan baseline write'): findings it holds "
-            "are shown as baseline and do not fail the run.",
+            "are shown as baseline and do not fail the run. A file that does not exist is "
+            "an error (exit 2), unless --missing-baseline-ok.",
         ),
         click.option(
             "--config",
@@ -181,8 +182,17 @@ def cli(debug: bool) -> None:
     "--changed-since",
     metavar="REV",
     default=None,
-    help="In a git work tree: judge only the modules that the changes since REV touch "
-    "(their build lines, members or sources), for fast pre-merge runs.",
+    help="In a git work tree: judge only the binaries the changes since REV (committed, "
+    "staged, unstaged, untracked) can affect: their build lines and included make "
+    "fragments, members, objects, sources and the headers these include; a change to a "
+    "config file, Module.symvers or Kconfig judges everything. For fast pre-merge runs; "
+    "the JSON report's 'judged' says the run was partial.",
+)
+@click.option(
+    "--missing-baseline-ok",
+    is_flag=True,
+    help="A --baseline file that does not exist means no baseline (CI recipes and the "
+    "pre-commit hook, for projects with and without one).",
 )
 @_output_options
 @_scan_options
@@ -190,6 +200,7 @@ def audit(
     path: Path,
     inventory: bool,
     changed_since: str | None,
+    missing_baseline_ok: bool,
     fmt: str,
     output: Path | None,
     fail_on: str | None,
@@ -216,9 +227,13 @@ def audit(
     files without one. Facts are cached by content, so a re-scan reads only what changed.
     """
     opts = _options(jobs, cache_dir, no_cache, arch, kernel=kernel, inventory=inventory)
+    if missing_baseline_ok and baseline is not None and not baseline.exists():
+        baseline = None
     if changed_since is not None:
         try:
-            opts = replace(opts, changed=changed_files(path, changed_since))
+            changed = changed_files(path, changed_since)
+            if changed is not None:  # None: a repository with no commit yet, all is new
+                opts = replace(opts, changed=changed, changed_since=changed_since)
         except click.UsageError as exc:
             click.echo(f"gplscan: {exc.message}", err=True)
             sys.exit(EXIT_ERROR)
@@ -240,15 +255,18 @@ def audit(
     )
 
 
-def changed_files(target: Path, rev: str) -> frozenset[PurePosixPath]:
+def changed_files(target: Path, rev: str) -> frozenset[PurePosixPath] | None:
     """Files changed since ``rev`` (committed, staged, unstaged, untracked), relative to
-    the scanned directory."""
+    the scanned directory; None in a repository with no commit yet (HEAD names nothing:
+    every file is new, the whole target is judged)."""
     import subprocess
 
     root = target if target.is_dir() else target.parent
 
-    def git(*args: str) -> str:
+    def git(*args: str, check: bool = True) -> str:
         proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
+        if proc.returncode != 0 and not check:
+            return ""
         if proc.returncode != 0:
             raise click.UsageError(
                 f"--changed-since {rev}: git {' '.join(args)}: {proc.stderr.strip() or 'failed'}"
@@ -256,11 +274,18 @@ def changed_files(target: Path, rev: str) -> frozenset[PurePosixPath]:
         return proc.stdout
 
     top = Path(git("rev-parse", "--show-toplevel").strip())
-    names = git("diff", "--name-only", rev, "--").splitlines()
+    if rev == "HEAD" and not git("rev-parse", "--verify", "-q", "HEAD", check=False).strip():
+        return None
+    # --no-renames: a renamed file is its old path deleted and its new path added
+    names = git("diff", "--name-only", "--no-renames", rev, "--").splitlines()
     names += git("ls-files", "--others", "--exclude-standard", "--full-name").splitlines()
     base = PurePosixPath(root.resolve().relative_to(top.resolve()).as_posix())
-    paths = (PurePosixPath(name) for name in names)
-    return frozenset(p.relative_to(base) for p in paths if p.is_relative_to(base))
+    paths = [PurePosixPath(name) for name in names]
+    inside = {p.relative_to(base) for p in paths if p.is_relative_to(base)}
+    # a configuration above the target (the repository's pyproject.toml) applies to it too
+    configs = {".gplscan.toml", "gplscan.toml", "pyproject.toml"}
+    inside |= {PurePosixPath(p.name) for p in paths if p.name in configs and p not in inside}
+    return frozenset(inside)
 
 
 @cli.group()

@@ -39,6 +39,7 @@ from typing import Any
 from gplscan.errors import GplscanError
 from gplscan.model import Severity, Waiver
 from gplscan.resources import rules_dir
+from gplscan.run_record import shown_path
 
 CONFIG_NAMES = (".gplscan.toml", "gplscan.toml")
 FAIL_ON = ("error", "warning", "info", "never")
@@ -141,7 +142,8 @@ def load_config(path: Path | None) -> Config:
     waivers = data.get("waiver") or []
     if not isinstance(waivers, list):
         raise ConfigError(f"{path}: waiver must be an array of tables ([[waiver]])")
-    checked = tuple(_waiver(path, i, w) for i, w in enumerate(waivers, 1))
+    shown = Path(shown_path(path))  # a report names the file, never by an absolute path
+    checked = tuple(_waiver(shown, i, w) for i, w in enumerate(waivers, 1))
     lists = data.get("licenses") or {}
     if not isinstance(lists, dict):
         raise ConfigError(f"{path}: licenses must be a table ([licenses] allow / deny)")

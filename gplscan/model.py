@@ -584,6 +584,12 @@ class ScanResult:
     fail_on: str = "error"  # the threshold the verdict is judged by (--fail-on)
     allow_partial: bool = False  # whether files not read still let the verdict pass
     provenance: Provenance | None = None  # when, how and on what input (the command line's)
+    # the scanned directory's path from its repository's root (the git top level), POSIX;
+    # "" at the root or outside a repository: SARIF and Code Quality paths start with it
+    repo_path: str = ""
+    # --changed-since REV: the revision; only the binaries the changes since it can
+    # affect were judged (a partial run). None: the whole target was judged
+    changed_since: str | None = None
 
     @property
     def complete(self) -> bool:

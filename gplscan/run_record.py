@@ -65,3 +65,34 @@ def record(target: Path, command: Sequence[str], rules: Path | None = None) -> P
         input_sha256=content[0] if content else None,
         input_size=content[1] if content else None,
     )
+
+
+def repository_root(path: Path) -> Path | None:
+    """The root of the git work tree holding ``path`` (its top level: the nearest directory
+    upwards with a ``.git`` directory or file), or None outside one."""
+    start = path.resolve()
+    for d in [start, *start.parents]:
+        if (d / ".git").exists():
+            return d
+    return None
+
+
+def repository_path(directory: Path) -> str:
+    """``directory`` relative to its repository's root, POSIX ("" at the root, or when it
+    is in no repository): what makes a report's paths relative to the repository."""
+    top = repository_root(directory)
+    if top is None:
+        return ""
+    rel = directory.resolve().relative_to(top).as_posix()
+    return "" if rel == "." else rel
+
+
+def shown_path(path: Path) -> str:
+    """How a report names a file of the project (a configuration file): relative to the
+    root of the repository holding it, else to the working directory, else by its name
+    alone. Never an absolute path."""
+    real = path.resolve()
+    for base in (repository_root(real.parent), Path.cwd().resolve()):
+        if base is not None and real.is_relative_to(base):
+            return real.relative_to(base).as_posix()
+    return path.name

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from gplscan import __version__
+from gplscan.changes import Scope, affected, keep_gap, scope_of, select, unaccounted
 from gplscan.discover import Candidate, walk
 from gplscan.errors import GplscanError, TargetError
 from gplscan.facts import SymbolIndex, TreeFacts
@@ -61,6 +62,7 @@ from gplscan.policy import LicenseData, load_license_data
 from gplscan.rules import load_rules
 from gplscan.rules.engine import evaluate
 from gplscan.rules.predicates import Context
+from gplscan.run_record import repository_path
 from gplscan.tuning import few_collections
 from gplscan.yamltext import parse_yaml
 
@@ -91,6 +93,7 @@ class Options:
     arch: str | None = None  # kernel architecture for <asm/...> includes; None: the host's
     kernel: Path | None = None  # Module.symvers, a kernel build/headers tree or source tree
     changed: frozenset[PurePosixPath] | None = None  # judge only modules these files touch
+    changed_since: str | None = None  # the revision ``changed`` is from (for the report)
     license_allow: tuple[str, ...] | None = None  # policy: SPDX ids allowed in binaries
     license_deny: tuple[str, ...] = ()  # policy: SPDX ids denied in binaries
     rules_dir: Path | None = None
@@ -107,7 +110,15 @@ def run(
 ) -> ScanResult:
     """Scan ``target`` (a directory or one file) and evaluate every rule on it."""
     with few_collections():
-        return _run(target, options or Options(), progress, detector, display_target, notes)
+        opts = options or Options()
+        try:
+            return _run(target, opts, progress, detector, display_target, notes)
+        except _Widen:  # a narrow --changed-since run left a changed file unaccounted for
+            return _run(target, opts, progress, detector, display_target, notes, wide=True)
+
+
+class _Widen(Exception):
+    """A narrow ``--changed-since`` run met a changed file none of its binaries reads."""
 
 
 def _run(
@@ -117,6 +128,7 @@ def _run(
     detector: Detector | None,
     display_target: str | None,
     notes: tuple[ScanIssue, ...],
+    wide: bool = False,
 ) -> ScanResult:
     if not target.exists():
         raise TargetError(f"{target}: no such file or directory")
@@ -164,11 +176,27 @@ def _run(
             )
 
     arch = options.arch or host_arch()
+    # --changed-since: which binaries a change can affect (gplscan/changes.py)
+    changed = options.changed
+    kinds = {rel: r.entry.kind for rel, r in records.items()}
+    judging = Scope.ALL if changed is None else scope_of(changed, kinds)
+    if wide and judging is Scope.NARROW:
+        judging = Scope.WIDE
+    fragments: dict[PurePosixPath, set[PurePosixPath]] = {}
     # an inventory alone needs no link graph: the build files are not read
     build_gaps: list[Gap] = []
     shipped: set[PurePosixPath] = set()
     modules, copies, dkms = (
-        _build_facts(root, records, issues, build_gaps, arch, options.changed, shipped)
+        _build_facts(
+            root,
+            records,
+            issues,
+            build_gaps,
+            arch,
+            changed if judging is Scope.NARROW else None,
+            shipped,
+            fragments,
+        )
         if options.rules
         else ((), {}, [])
     )
@@ -231,10 +259,17 @@ def _run(
     binaries = graph.binaries
     if shipped:  # modules built where no build of the package reaches: configure's probes
         binaries = _not_shipped(binaries, shipped, dkms, issues)
-    if options.changed is not None:  # built modules no build file describes: only if changed
-        binaries = tuple(
-            b for b in binaries if b.defined_at is not None or b.path in options.changed
-        )
+    if changed is not None and judging is Scope.WIDE:
+        hit = affected(changed, includes)
+        binaries = select(binaries, hit, fragments)
+        judged = {b.path for b in binaries}
+        build_gaps = [g for g in build_gaps if keep_gap(g, judged, hit)]
+    elif changed is not None and judging is Scope.NARROW:
+        # built modules no build file describes: only if changed
+        binaries = tuple(b for b in binaries if b.defined_at is not None or b.path in changed)
+        if unaccounted(changed, binaries, includes, kinds):
+            cache.close()
+            raise _Widen
     edges = graph.edges
 
     def judge_sources(b: Binary) -> bool:
@@ -257,7 +292,7 @@ def _run(
     findings: tuple[Finding, ...] = ()
     if rules:
         gaps = [*build_gaps, *_judgement_gaps(binaries, records, kernel, licenses)]
-        if options.changed is None:
+        if judging is Scope.ALL:
             gaps.extend(_dkms_gaps(dkms, binaries))
             if not binaries:
                 gaps.extend(_nothing_found(records))
@@ -285,7 +320,7 @@ def _run(
     if cache.error:
         issues.append(ScanIssue(PurePosixPath("."), "cache", cache.error, skipped=False))
     cache.close()
-    scan_facts = (
+    scan_facts: tuple[tuple[str, str], ...] = (
         ("jobs", str(jobs)),
         (
             "files read",
@@ -307,6 +342,15 @@ def _run(
         ),
         ("seconds", f"{time.monotonic() - started:.2f}"),
     )
+    if changed is not None:
+        since = options.changed_since or "the files given"
+        how = {
+            Scope.ALL: "a change to a file that can affect every binary: the whole target judged",
+            Scope.NARROW: "only the binaries the changed build files and sources reach judged",
+            Scope.WIDE: "only the binaries whose inputs (headers, make fragments, objects "
+            "and sources included) changed judged",
+        }[judging]
+        scan_facts += (("changed since", f"{since}: {len(changed)} changed file(s); {how}"),)
     return ScanResult(
         target=display_target if display_target is not None else str(target),
         tool_version=__version__,
@@ -321,6 +365,8 @@ def _run(
         inventory=inventory,
         inventory_scope="all" if options.inventory else "binaries",
         facts=scan_facts,
+        repo_path=repository_path(root),
+        changed_since=None if judging is Scope.ALL else (options.changed_since or "(files given)"),
     )
 
 
@@ -332,9 +378,11 @@ def _build_facts(
     arch: str,
     changed: frozenset[PurePosixPath] | None = None,
     shipped: set[PurePosixPath] | None = None,
+    fragments: dict[PurePosixPath, set[PurePosixPath]] | None = None,
 ) -> tuple[tuple[ModuleSpec, ...], dict[PurePosixPath, CopyRule], list[DkmsConf]]:
     """Modules, copy rules and dkms.conf files; ``shipped`` receives the directories a
-    DKMS package's build reaches (left empty when there is no dkms.conf)."""
+    DKMS package's build reaches (left empty when there is no dkms.conf), ``fragments``
+    the make fragments each directory's build file includes."""
     shipped = shipped if shipped is not None else set()
     modules: list[ModuleSpec] = []
     copies: dict[PurePosixPath, CopyRule] = {}
@@ -362,6 +410,7 @@ def _build_facts(
         if build_file is None or build_file.resolve() in included:
             continue  # read where it is included, with the includer's variables
         reached = reaches[directory] = []
+        mine: set[Path] = set()  # the fragments this directory's build file includes
         try:
             mods, rules = read_kbuild(
                 build_file,
@@ -371,7 +420,7 @@ def _build_facts(
                 gaps=gaps,
                 command_line=_make_command_line(dkms, directory, root),
                 reaches=reached,
-                included=included,
+                included=mine,
             )
         except (ValueError, RecursionError, OSError) as exc:  # a reader bug: judged as unread
             rel = PurePosixPath(build_file.relative_to(root).as_posix())
@@ -383,6 +432,13 @@ def _build_facts(
                 )
             )
             continue
+        included |= mine
+        if fragments is not None:
+            fragments[directory] = {
+                PurePosixPath(f.relative_to(root).as_posix())
+                for f in mine
+                if f.is_relative_to(root)
+            }
         modules.extend(mods)
         for rule in rules:
             copies.setdefault(rule.target, rule)

@@ -118,6 +118,13 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
         "binaries": [_binary(b) for b in result.binaries],
         "findings": [_finding(f) for f in result.findings],
         "complete": result.complete,
+        # partial: only the binaries the changes since a revision can affect were judged
+        # (--changed-since); a passing partial run says nothing of the rest of the target
+        "judged": {
+            "partial": result.changed_since is not None,
+            "changed_since": result.changed_since,
+            "binaries": len(result.binaries),
+        },
         "issues": [_issue(i) for i in result.issues],
         "baseline": [_finding(f) for f in result.baseline],
         "waived": [{**_finding(f), "waiver": _waiver(w)} for f, w in result.waived],

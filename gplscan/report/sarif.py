@@ -1,7 +1,10 @@
 """SARIF 2.1.0 for code-scanning pages (GitHub, GitLab, Azure DevOps).
 
 One rule descriptor per gplscan rule (help from ``rules/``); every result has a physical
-location relative to the repository (the Makefile line that links an object, or the
+location relative to the repository root (``%SRCROOT%``: the git top level when the target
+is inside a work tree, so that auditing a subdirectory still places alerts; the
+``originalUriBaseIds`` entry describes it and holds no absolute path) (the Makefile line
+that links an object, or the
 ``MODULE_LICENSE`` line), objects and other evidence as related locations, and gplscan's
 stable fingerprint under a namespaced ``partialFingerprints`` key. No
 ``primaryLocationLineHash`` (upload tools compute it from the file), no result without a
@@ -11,8 +14,10 @@ location (an upload with one fails as a whole).
 from __future__ import annotations
 
 import json
+import posixpath
 from typing import Any
 
+from gplscan import __url__
 from gplscan.model import Evidence, Finding, Rule, ScanResult, Severity
 
 _LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
@@ -40,14 +45,22 @@ def _descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _physical(path: str, line: int | None) -> dict[str, Any]:
-    location: dict[str, Any] = {"artifactLocation": {"uri": path, "uriBaseId": "%SRCROOT%"}}
+def _uri(path: str, base: str) -> str:
+    """A path relative to the scanned directory as a URI relative to the repository root."""
+    if not base:
+        return path
+    return base if path in ("", ".") else posixpath.join(base, path)
+
+
+def _physical(path: str, line: int | None, base: str) -> dict[str, Any]:
+    uri = _uri(path, base)
+    location: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
     if line:
         location["region"] = {"startLine": line}
     return location
 
 
-def _related(evidence: tuple[Evidence, ...]) -> list[dict[str, Any]]:
+def _related(evidence: tuple[Evidence, ...], base: str) -> list[dict[str, Any]]:
     out = []
     for i, e in enumerate(evidence, 1):
         if e.path is None:
@@ -55,25 +68,25 @@ def _related(evidence: tuple[Evidence, ...]) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": i,
-                "physicalLocation": _physical(str(e.path), e.line),
+                "physicalLocation": _physical(str(e.path), e.line, base),
                 "message": {"text": f"{e.kind}: {e.text}"},
             }
         )
     return out
 
 
-def _result(f: Finding, index: dict[str, int]) -> dict[str, Any]:
+def _result(f: Finding, index: dict[str, int], base: str) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.rule_id,
         "level": _LEVEL[f.severity],
         "message": {"text": f.message},
-        "locations": [{"physicalLocation": _physical(f.path or ".", f.line)}],
+        "locations": [{"physicalLocation": _physical(f.path or ".", f.line, base)}],
         "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
         "properties": {"rule": f.rule, "binary": f.binary, "object": f.object, "symbol": f.symbol},
     }
     if f.rule_id in index:
         result["ruleIndex"] = index[f.rule_id]
-    related = _related(f.evidence)
+    related = _related(f.evidence, base)
     if related:
         result["relatedLocations"] = related
     return result
@@ -87,6 +100,7 @@ def _suppressed(
 
 
 def as_dict(result: ScanResult) -> dict[str, Any]:
+    base = result.repo_path
     rules = sorted(result.rules, key=lambda r: r.id)
     index = {r.id: i for i, r in enumerate(rules)}
     descriptors = []
@@ -104,17 +118,25 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
                     "driver": {
                         "name": "gplscan",
                         "version": result.tool_version,
-                        "informationUri": "https://spdx.org/licenses/",
+                        "informationUri": __url__,
                         "rules": descriptors,
                     }
                 },
                 "automationDetails": {"id": "gplscan/"},
+                "originalUriBaseIds": {
+                    "%SRCROOT%": {
+                        "description": {
+                            "text": "The repository root: the git top level of the scanned "
+                            "directory, else the scanned directory itself"
+                        }
+                    }
+                },
                 "columnKind": "unicodeCodePoints",
                 "results": [
-                    *(_result(f, index) for f in result.findings),
+                    *(_result(f, index, base) for f in result.findings),
                     *(
                         _suppressed(
-                            _result(f, index),
+                            _result(f, index, base),
                             "external",
                             "accepted",
                             f"in the baseline (fingerprint {f.fingerprint})",
@@ -123,7 +145,7 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
                     ),
                     *(
                         _suppressed(
-                            _result(f, index),
+                            _result(f, index, base),
                             "external",
                             "accepted",
                             f"{w.justification} ({w.source})",
@@ -138,7 +160,9 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
                             {
                                 "level": "warning" if i.skipped else "note",
                                 "message": {"text": i.message},
-                                "locations": [{"physicalLocation": _physical(str(i.path), None)}],
+                                "locations": [
+                                    {"physicalLocation": _physical(str(i.path), None, base)}
+                                ],
                             }
                             for i in result.issues
                         ],
