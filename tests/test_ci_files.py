@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.helpers import REPO, run_cli
+from tests.helpers import FIXTURES, REPO, compile_object, run_cli
 
 SARIF_SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 GIT_ENV = {
@@ -26,22 +25,28 @@ GIT_ENV = {
 }
 
 
-def _repo_of(tree: Path, dest: Path) -> Path:
+def _hook_repo(tree: Path, dest: Path, commit: bool) -> Path:
     shutil.copytree(tree, dest)
     env = {**os.environ, **GIT_ENV}
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "drivers"]):
+    steps = [["init", "-q"], ["add", "-A"]] + ([["commit", "-qm", "drivers"]] if commit else [])
+    for args in steps:
         subprocess.run(["git", "-C", str(dest), *args], check=True, capture_output=True, env=env)
     return dest
 
 
-def test_pre_commit_hook_runs_under_pre_commit(
-    built_examples: dict[str, Any], tmp_path: Path
-) -> None:
+def test_pre_commit_hook_cannot_be_dodged(built_examples: dict[str, Any], tmp_path: Path) -> None:
+    """The hook runs on any change and sees every input: a new repository with a closed
+    object fails (the clean twin passes), and in a committed clean tree, staging a new
+    blob plus an edit to an included objs.mk fails the commit (issue 15: "(no files to
+    check) Skipped" before)."""
     pre_commit = shutil.which("pre-commit") or str(Path(os.sys.executable).with_name("pre-commit"))
     if not Path(pre_commit).exists():
         pytest.skip("pre-commit is not installed (it comes with the test extra)")
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    assert hooks[0]["id"] == "gplscan" and hooks[0]["pass_filenames"] is False
+    hook = hooks[0]
+    assert hook["id"] == "gplscan" and hook["pass_filenames"] is False
+    assert hook["always_run"] is True and "files" not in hook and "types" not in hook
+    assert "--changed-since" in hook["entry"] and "--baseline" in hook["entry"]
     tracked = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", ".pre-commit-hooks.yaml"],
         capture_output=True,
@@ -50,30 +55,55 @@ def test_pre_commit_hook_runs_under_pre_commit(
     if not tracked.strip():
         pytest.skip("the hook file is not committed yet (pre-commit reads the repository)")
     env = {**os.environ, **GIT_ENV, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
-    results = {}
-    for name in ("hyperv-2009", "hyperv-2009-open"):
-        repo = _repo_of(built_examples[name]["source"], tmp_path / name)
-        proc = subprocess.run(
-            [pre_commit, "try-repo", str(REPO), "gplscan", "--all-files"],
+
+    def hook_run(repo: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [pre_commit, "try-repo", str(REPO), "gplscan", *extra],
             cwd=repo,
             capture_output=True,
             text=True,
             env=env,
             timeout=900,
         )
-        results[name] = proc
-    closed, clean = results["hyperv-2009"], results["hyperv-2009-open"]
+
+    closed = hook_run(
+        _hook_repo(built_examples["hyperv-2009"]["source"], tmp_path / "closed", False),
+        "--all-files",
+    )
     assert closed.returncode == 1, closed.stdout[-2000:] + closed.stderr[-2000:]
     assert "gpl-links-closed-object" in closed.stdout
+    clean_tree = built_examples["hyperv-2009-open"]["source"]
+    clean = hook_run(_hook_repo(clean_tree, tmp_path / "clean", False), "--all-files")
     assert clean.returncode == 0, clean.stdout[-2000:] + clean.stderr[-2000:]
 
+    # the dodge: the network driver's objects listed in an included objs.mk
+    staging = tmp_path / "staging"
+    shutil.copytree(clean_tree, staging)
+    line = "hv_netvsc-y := netvsc_drv.o netvsc.o\n"
+    kbuild = staging / "Kbuild"
+    kbuild.write_text(kbuild.read_text().replace(line, "include $(src)/objs.mk\n"))
+    (staging / "objs.mk").write_text(line)
+    repo = _hook_repo(staging, tmp_path / "dodge", True)
+    assert hook_run(repo).returncode == 0, "nothing changed: passes"
+    (repo / "objs.mk").write_text(line + "hv_netvsc-y += fastpath.o\n")
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", repo / "fastpath.o_shipped")
+    subprocess.run(["git", "-C", str(repo), "add", "objs.mk", "fastpath.o_shipped"], check=True)
+    dodge = hook_run(repo)
+    assert dodge.returncode == 1, dodge.stdout[-2000:] + dodge.stderr[-2000:]
+    assert "Skipped" not in dodge.stdout and "gpl-links-closed-object" in dodge.stdout
 
-def _audit_args(command: str, substitutions: dict[str, str]) -> list[str]:
-    for key, value in substitutions.items():
-        command = re.sub(r"\$\{\{\s*" + re.escape(key) + r".*?\}\}", value, command)
-    words = command.replace('"', "").split()
-    assert words[:2] == ["gplscan", "audit"], command
-    return words[2:]
+
+def _bash(script: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a CI script as the runner does: bash, the venv's gplscan first on PATH."""
+    path = f"{Path(os.sys.executable).parent}:{os.environ['PATH']}"
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=cwd,
+        env={**os.environ, "PATH": path, "COLUMNS": "200", **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_github_action_audit_step_writes_valid_sarif(
@@ -82,30 +112,81 @@ def test_github_action_audit_step_writes_valid_sarif(
     action = yaml.safe_load((REPO / "action.yml").read_text())
     steps = action["runs"]["steps"]
     assert action["runs"]["using"] == "composite"
+    for step in steps:  # inputs reach scripts through env:, never pasted into them
+        assert "inputs." not in step.get("run", ""), step
+    assert "security-events: write" in (REPO / "action.yml").read_text()
+    assert any(s.get("with", {}).get("cache") == "pip" for s in steps)
+    assert any("gplscan" in str(s.get("with", {}).get("path", "")) for s in steps)
     upload = next(s for s in steps if "upload-sarif" in s.get("uses", ""))
-    assert upload["if"] == "always()" and upload["with"]["sarif_file"] == "gplscan.sarif"
+    assert upload["with"]["sarif_file"] == "gplscan.sarif"
+    assert "steps.audit.outputs.sarif == 'true'" in upload["if"]
+    install = next(s for s in steps if s.get("name") == "Install gplscan")
+    assert "example.invalid" not in str(install)
     audit = next(s for s in steps if s.get("name") == "Audit")
+    assert set(audit["env"]) == {"GPLSCAN_PATH", "GPLSCAN_BASELINE", "GPLSCAN_ARGS"}
     tree = built_examples["hyperv-2009"]["source"]
-    args = _audit_args(
-        audit["run"], {"inputs.path": str(tree), "inputs.baseline": "", "inputs.args": ""}
-    )
-    proc = run_cli("audit", *args, cwd=tmp_path)
-    assert proc.returncode == 1
-    jsonschema.validate(json.loads((tmp_path / "gplscan.sarif").read_text()), SARIF_SCHEMA)
+
+    def run(work: Path, **inputs: str) -> tuple[int, str]:
+        work.mkdir()
+        output = work / "github-output"
+        output.touch()
+        env = {
+            "GPLSCAN_PATH": str(tree),
+            "GPLSCAN_BASELINE": "gplscan-baseline.json",  # the default: absent here
+            "GPLSCAN_ARGS": "",
+            "GITHUB_OUTPUT": str(output),
+            **inputs,
+        }
+        proc = _bash(audit["run"], env, work)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.returncode, output.read_text()
+
+    code, outputs = run(tmp_path / "plain")
+    assert code == 1 and "sarif=true" in outputs
+    sarif = json.loads((tmp_path / "plain" / "gplscan.sarif").read_text())
+    jsonschema.validate(sarif, SARIF_SCHEMA)
+    code, outputs = run(tmp_path / "args", GPLSCAN_ARGS="--fail-on never")
+    assert code == 0 and "sarif=true" in outputs
+    # an input that tries to run a command is an argument gplscan refuses: exit 2 before
+    # the SARIF file is written, so the upload step does not run (and fail a second time)
+    code, outputs = run(tmp_path / "inject", GPLSCAN_ARGS='$(touch pwned) "; touch pwned2"')
+    assert code == 2 and "sarif" not in outputs
+    assert not list((tmp_path / "inject").glob("pwned*"))
+    assert not (tmp_path / "inject" / "gplscan.sarif").exists()
 
 
 def test_gitlab_snippet_writes_code_quality(built_examples: dict[str, Any], tmp_path: Path) -> None:
-    job = yaml.safe_load((REPO / "ci" / "gitlab-ci.yml").read_text())["gplscan"]
+    text = (REPO / "ci" / "gitlab-ci.yml").read_text()
+    assert "example.invalid" not in text
+    job = yaml.safe_load(text)["gplscan"]
     assert job["artifacts"]["reports"]["codequality"] == "gl-code-quality.json"
+    assert ".gplscan-cache" in job["cache"]["paths"]
+    assert job["variables"]["PIP_CACHE_DIR"].endswith(".gplscan-cache/pip")
     line = next(s for s in job["script"] if s.startswith("gplscan "))
+    variables = {
+        k: v.replace("$CI_PROJECT_DIR", str(tmp_path))
+        for k, v in job["variables"].items()
+        if k.startswith("GPLSCAN_") or k == "XDG_CACHE_HOME"
+    }
     tree = tmp_path / "tree"
     shutil.copytree(built_examples["hyperv-2009-open"]["source"], tree)
+    # a project without a baseline file
+    proc = _bash(line, variables, tree)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tree / "gl-code-quality.json").read_text()) == []
+    # and one with a baseline: a closed object added since fails
     assert (
         run_cli(
             "baseline", "write", str(tree), "-o", str(tree / "gplscan-baseline.json")
         ).returncode
         == 0
     )
-    proc = run_cli(*line.split()[1:], cwd=tree)
+    proc = _bash(line, variables, tree)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads((tree / "gl-code-quality.json").read_text()) == []
+    kbuild = tree / "Kbuild"
+    kbuild.write_text(kbuild.read_text().replace("netvsc.o\n", "netvsc.o fastpath.o\n"))
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", tree / "fastpath.o_shipped")
+    proc = _bash(line, variables, tree)
+    assert proc.returncode == 1, proc.stderr
+    quality = json.loads((tree / "gl-code-quality.json").read_text())
+    assert {i["check_name"] for i in quality} >= {"gpl-links-closed-object"}
