@@ -341,7 +341,11 @@ def declared_license_category(
                 None,
                 None,
                 tuple(e for e in [binary.defined_at] if e is not None),
-                {"declared_text": "declares no MODULE_LICENSE", "license": "none"},
+                {
+                    "declared_text": "declares no MODULE_LICENSE (since Linux 5.11 modpost "
+                    "refuses to build such a module; an older kernel loads it as proprietary)",
+                    "license": "none",
+                },
             )
         return
     if ctx.licenses.kernel_accepts(declared.value):
