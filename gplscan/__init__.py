@@ -1,4 +1,33 @@
-"""gplscan: find GPL-mixing in Linux drivers and the objects built from them."""
+"""gplscan: find GPL-mixing in Linux drivers and the objects built from them.
+
+The library API is one call, :func:`gplscan.audit`::
+
+    import gplscan
+
+    report = gplscan.audit("path/to/driver")  # a gplscan.Report (gplscan.model.ScanResult)
+    for finding in report.findings:
+        print(finding.severity, finding.rule, finding.binary, finding.message)
+
+``import gplscan`` stays light: the scanner is imported on the first call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gplscan.api import Report, audit
+
+__all__ = ["Report", "__version__", "audit"]
 
 __version__ = "0.1.0"
 __url__ = "https://github.com/gplscan/gplscan"  # [project.urls] Homepage in pyproject.toml
+
+
+def __getattr__(name: str) -> Any:
+    """``gplscan.audit`` and ``gplscan.Report``, imported when first used."""
+    if name in ("audit", "Report"):
+        from gplscan import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'gplscan' has no attribute {name!r}")

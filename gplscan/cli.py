@@ -136,6 +136,55 @@ def _scan_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _fleet_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option(
+            "--from-file",
+            "from_file",
+            type=click.File("r", encoding="utf-8"),
+            default=None,
+            metavar="LIST",
+            help="Also judge the targets LIST names, one a line ('-': standard input); "
+            "blank lines and lines starting with # are skipped.",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDRESS",
+            default=None,
+            help="Run one task per target on the Dask cluster whose scheduler is at ADDRESS "
+            "(tcp://HOST:8786; for several targets the default is $GPLSCAN_SCHEDULER); "
+            "needs gplscan[fleet], here and on every worker. Without one, several targets "
+            "run on a local process pool of --jobs workers.",
+        ),
+        click.option(
+            "--resume",
+            is_flag=True,
+            help="Take a target's result from an earlier run (kept in CACHE_DIR/fleet) when "
+            "the target, gplscan, its rules and the options are unchanged: a re-run after "
+            "a crash, or after some targets changed, judges only the rest.",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0),
+            default=2,
+            show_default=True,
+            help="Several targets: tries after the first for a target whose worker failed "
+            "or was lost; then it is reported as not judged (exit 2).",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=1),
+            default=3600.0,
+            show_default=True,
+            help="Several targets: seconds one target may run on a worker before it is "
+            "reported as not judged (exit 2).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 _DEBUG: list[bool] = [bool(os.environ.get("GPLSCAN_DEBUG"))]
 
 
@@ -171,7 +220,9 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths", metavar="TARGET...", nargs=-1, type=click.Path(exists=True, path_type=Path)
+)
 @click.option(
     "--inventory",
     is_flag=True,
@@ -196,8 +247,9 @@ def cli(debug: bool) -> None:
 )
 @_output_options
 @_scan_options
+@_fleet_options
 def audit(
-    path: Path,
+    paths: tuple[Path, ...],
     inventory: bool,
     changed_since: str | None,
     missing_baseline_ok: bool,
@@ -215,8 +267,13 @@ def audit(
     no_cache: bool,
     kernel: Path | None,
     arch: str | None,
+    from_file: TextIO | None,
+    scheduler: str | None,
+    resume: bool,
+    retries: int,
+    timeout: float,
 ) -> None:
-    """Audit PATH: a driver source tree, a built tree, or a single object.
+    """Audit TARGET: a driver source tree, a built tree, a package, or a single object.
 
     Every module the Kbuild files describe (obj-m, <mod>-objs, <mod>-y, EXTRA_LDFLAGS) and
     every built .ko is a binary; each member object is traced to its source or marked
@@ -225,10 +282,37 @@ def audit(
     Licenses are read for the files that can reach a binary (the sources compiled into
     its objects and the headers they include): SPDX tags first, scancode-toolkit only for
     files without one. Facts are cached by content, so a re-scan reads only what changed.
+
+    Several targets (or --from-file LIST) are judged each as it would be alone, on a
+    local process pool or a Dask cluster (--scheduler), into one report: a table, JSON
+    with every target's report, or an HTML index linking to each target's report. The
+    exit code is the worst of the targets'.
     """
     opts = _options(jobs, cache_dir, no_cache, arch, kernel=kernel, inventory=inventory)
     if missing_baseline_ok and baseline is not None and not baseline.exists():
         baseline = None
+    if _fleet_asked(paths, from_file, scheduler, resume):
+        if changed_since is not None:
+            raise click.UsageError("--changed-since takes one target")
+        sys.exit(
+            _fleet(
+                _fleet_targets(paths, from_file),
+                opts,
+                inventory=False,
+                fmt=fmt,
+                output=output,
+                fail_on=fail_on,
+                allow_partial=allow_partial,
+                config_path=config_path,
+                baseline=baseline,
+                quiet=quiet,
+                scheduler=scheduler,
+                resume=resume,
+                retries=retries,
+                timeout=timeout,
+            )
+        )
+    (path,) = paths
     if changed_since is not None:
         try:
             changed = changed_files(path, changed_since)
@@ -329,7 +413,9 @@ def baseline_write(
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.argument(
+    "paths", metavar="TARGET...", nargs=-1, type=click.Path(exists=True, path_type=Path)
+)
 @click.option(
     "--format",
     "fmt",
@@ -347,8 +433,9 @@ def baseline_write(
 @click.option("--files", "list_files", is_flag=True, help="Name every file under its license.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on standard error.")
 @_scan_options
+@_fleet_options
 def inventory(
-    path: Path,
+    paths: tuple[Path, ...],
     fmt: str,
     output: Path | None,
     list_files: bool,
@@ -358,8 +445,13 @@ def inventory(
     no_cache: bool,
     kernel: Path | None,
     arch: str | None,
+    from_file: TextIO | None,
+    scheduler: str | None,
+    resume: bool,
+    retries: int,
+    timeout: float,
 ) -> None:
-    """License inventory of every file under PATH: license -> files.
+    """License inventory of every file under TARGET: license -> files.
 
     Every file is accounted for: tagged (SPDX-License-Identifier), detected (license text
     found by scancode-toolkit), none (text with no license), malformed (a tag that does not
@@ -369,6 +461,22 @@ def inventory(
     from gplscan.errors import GplscanError
 
     opts = _options(jobs, cache_dir, no_cache, arch, inventory=True, rules=False)
+    if _fleet_asked(paths, from_file, scheduler, resume):
+        sys.exit(
+            _fleet(
+                _fleet_targets(paths, from_file),
+                opts,
+                inventory=True,
+                fmt=fmt,
+                output=output,
+                quiet=quiet,
+                scheduler=scheduler,
+                resume=resume,
+                retries=retries,
+                timeout=timeout,
+            )
+        )
+    (path,) = paths
     try:
         with _progress(_show_progress(quiet, fmt, output), use_color(None, sys.stderr)) as bar:
             result = _run_prepared(path, str(path), opts, bar.update)
@@ -660,19 +768,10 @@ def _run_prepared(
     path: Path, shown: str, opts: Options, progress: Callable[[str, int, int], None]
 ) -> ScanResult:
     """Unpack a .deb or tarball into a scratch area (removed afterwards) and scan it; a
-    directory or a single object is scanned where it is."""
-    from gplscan.scan import run
+    directory or a single object is scanned where it is (what a fleet's task does too)."""
+    from gplscan.fleet.judge import run_prepared
 
-    if path.is_dir():  # scanned in place: no need to import the unpacking (≈30 ms)
-        return run(path, opts, progress=progress, display_target=shown)
-    from gplscan.unpack import prepare
-
-    with prepare(path) as prepared:
-        root = prepared.root
-        if prepared.source_root is not None:  # a DKMS package: its usr/src/<name>-<ver>
-            root = root / prepared.source_root
-            shown = f"{shown} ({prepared.source_root})"
-        return run(root, opts, progress=progress, display_target=shown, notes=prepared.notes)
+    return run_prepared(path, shown, opts, progress)
 
 
 def _show_progress(quiet: bool, fmt: str, output: Path | None) -> bool:
@@ -697,9 +796,8 @@ def _audit_and_report(
     policy: bool = True,
     verbose: bool = False,
 ) -> int:
-    from gplscan.config import find_config, load_config
     from gplscan.errors import GplscanError
-    from gplscan.findings import apply_policy
+    from gplscan.fleet.judge import audited
 
     if fmt == "html" and output is None and not quiet:
         click.echo(
@@ -708,26 +806,24 @@ def _audit_and_report(
             err=True,
         )
     try:
-        config = load_config(config_path or (find_config(path) if policy else None))
         held = _baseline_fingerprints(baseline) if baseline is not None else frozenset()
-        opts = replace(opts, license_allow=config.allow, license_deny=config.deny)
         bar_color = use_color(color, sys.stderr)
         with _progress(_show_progress(quiet, fmt, output), bar_color) as bar:
-            result = _run_prepared(path, shown, opts, bar.update)
-            bar.busy("writing the report")
-            if policy:
-                result = apply_policy(
-                    result, severity=dict(config.severity), waivers=config.waivers, baseline=held
-                )
-            fail_on = fail_on or config.fail_on or "error"
-            from gplscan.run_record import record
-
-            result = replace(
-                result,
+            # the steps a fleet's task takes for each of its targets (gplscan.fleet.judge)
+            result = audited(
+                path,
+                shown,
+                opts,
                 fail_on=fail_on,
                 allow_partial=allow_partial,
-                provenance=record(path, ("gplscan", *sys.argv[1:])),
+                command=("gplscan", *sys.argv[1:]),
+                config_path=config_path,
+                held=held,
+                policy=policy,
+                progress=bar.update,
+                busy=bar.busy,
             )
+            fail_on = result.fail_on
             if fmt == "html":
                 from gplscan.report import html
 
@@ -747,6 +843,132 @@ def _audit_and_report(
     if not _write(text, output, quiet, result):
         return EXIT_ERROR
     return exit_code(result, fail_on, allow_partial)
+
+
+def _fleet_asked(
+    paths: tuple[Path, ...], from_file: TextIO | None, scheduler: str | None, resume: bool
+) -> bool:
+    """Whether the run is a fleet's: not exactly one target, a list, a scheduler or
+    --resume. One target and none of these is today's single-target run, unchanged."""
+    return len(paths) != 1 or from_file is not None or scheduler is not None or resume
+
+
+def _fleet_targets(paths: tuple[Path, ...], from_file: TextIO | None) -> list[Path]:
+    """The targets given as arguments, then those the list names."""
+    targets = list(paths)
+    if from_file is not None:
+        for line in from_file:
+            name = line.strip()
+            if name and not name.startswith("#"):
+                targets.append(Path(name))
+    if not targets:
+        raise click.UsageError("no target: give one or more TARGETs, or --from-file LIST")
+    return targets
+
+
+def _fleet(
+    targets: list[Path],
+    opts: Options,
+    *,
+    inventory: bool,
+    fmt: str,
+    output: Path | None,
+    quiet: bool,
+    scheduler: str | None,
+    resume: bool,
+    retries: int,
+    timeout: float,
+    fail_on: str | None = None,
+    allow_partial: bool = False,
+    config_path: Path | None = None,
+    baseline: Path | None = None,
+) -> int:
+    """Judge every target (gplscan.fleet), write the aggregated report, return the worst
+    exit code."""
+    from gplscan.errors import GplscanError
+    from gplscan.fleet import aggregate, engines
+    from gplscan.fleet import run as fleet
+    from gplscan.fleet.store import Store
+
+    if fmt in ("sarif", "gitlab"):
+        raise click.UsageError(f"--format {fmt} takes one target; use json for several")
+    if fmt == "html" and output is None:
+        raise click.UsageError(
+            "--format html with several targets needs --output INDEX.html (each target's "
+            "report is written into INDEX-targets/ beside it)"
+        )
+    address = scheduler or os.environ.get("GPLSCAN_SCHEDULER") or None
+    try:
+        held = _baseline_fingerprints(baseline) if baseline is not None else frozenset()
+        tasks = fleet.plan(
+            targets,
+            opts,
+            inventory=inventory,
+            fail_on=fail_on,
+            allow_partial=allow_partial,
+            command=("gplscan", *sys.argv[1:]),
+            config_path=config_path,
+            held=held,
+            html=fmt == "html",
+        )
+        store = None
+        if opts.cache_dir is not None:
+            from gplscan.facts.cache import default_cache_dir
+            from gplscan.scan import Options
+
+            root = default_cache_dir() if opts.cache_dir == Options().cache_dir else opts.cache_dir
+            store = Store(root / "fleet")
+        from gplscan.facts.pool import default_jobs
+
+        jobs = opts.jobs or default_jobs()
+        engine: fleet.Engine
+        if address is not None:
+            engine = engines.DaskCluster(address, retries=retries, timeout=timeout)
+        elif jobs > 1 and len(tasks) > 1:
+            engine = engines.LocalPool(min(jobs, len(tasks)), retries=retries, timeout=timeout)
+        else:
+            engine = engines.InProcess()
+        with _progress(_show_progress(quiet, fmt, output), use_color(None, sys.stderr)) as bar:
+            if address is not None:
+                bar.busy(f"connecting to {address}")
+
+            def progress(outcome: Any, done: int, total: int) -> None:
+                bar.update("targets", done, total)
+
+            outcomes = fleet.run(
+                tasks,
+                engine,
+                store,
+                resume=resume,
+                progress=progress,
+                one_core_each=not isinstance(engine, engines.InProcess),
+            )
+    except GplscanError as exc:
+        click.echo(f"gplscan: {exc}", err=True)
+        return EXIT_ERROR
+    if fmt == "html":
+        assert output is not None
+        folder = output.parent / f"{output.stem}-targets"
+        names = aggregate.report_names(outcomes)
+        from gplscan.process import write_atomically
+
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for outcome, name in zip(outcomes, names, strict=True):
+                if name is not None and outcome.html is not None:
+                    write_atomically(folder / name, outcome.html)
+        except OSError as exc:
+            click.echo(f"gplscan: cannot write into {folder}: {exc.strerror}", err=True)
+            return EXIT_ERROR
+        links = [f"{folder.name}/{name}" if name else None for name in names]
+        text = aggregate.render_index(outcomes, links)
+    elif fmt == "json":
+        text = aggregate.render_json(outcomes, inventory=inventory)
+    else:
+        text = aggregate.render_table(outcomes, inventory=inventory)
+    if not _write(text, output, quiet, None):
+        return EXIT_ERROR
+    return aggregate.worst(outcomes)
 
 
 def use_color(flag: bool | None, stream: TextIO | None) -> bool:

@@ -8,6 +8,7 @@ files (source, header, build file, license text).
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,27 @@ def _is_text(head: bytes) -> bool:
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\r\f\v\x1b")
 
 
+_OWN_JSON = re.compile(rb'\A\s*\{\s*"schema"\s*:\s*"gplscan/')
+_SARIF = re.compile(rb'\A\s*\{\s*"\$schema"\s*:\s*"[^"]*sarif')
+_SARIF_BY_GPLSCAN = re.compile(rb'"driver"\s*:\s*\{\s*"name"\s*:\s*"gplscan"')
+_CODE_QUALITY = re.compile(rb'\A\s*\[\s*(\]|\{\s*"description"\s*:.*"check_name")', re.DOTALL)
+
+
+def _is_own_report(name: str, head: bytes) -> bool:
+    """gplscan's own output: a baseline or JSON report (schema gplscan/1), its SARIF, its
+    GitLab Code Quality file. Committed next to the drivers, they are neither sources nor
+    license texts (a baseline quotes SPDX tags and MODULE_LICENSE strings)."""
+    if not name.endswith((".json", ".sarif")):
+        return False
+    if _OWN_JSON.match(head):
+        return True
+    if _SARIF.match(head) and _SARIF_BY_GPLSCAN.search(head):
+        return True
+    return _CODE_QUALITY.match(head) is not None and '"fingerprint"' in head.decode(
+        "utf-8", "replace"
+    )
+
+
 def classify(name: str, head: bytes) -> tuple[FileKind, str | None]:
     """Decide a file's kind from its first bytes and its name; return a note when they clash."""
     suffix = os.path.splitext(name.removesuffix("_shipped"))[1]
@@ -100,6 +122,8 @@ def classify(name: str, head: bytes) -> tuple[FileKind, str | None]:
         if suffix in OBJECT_SUFFIXES:
             return FileKind.DATA, f"an empty file named like a {suffix} object: nothing to read"
         return _text_kind(name), None
+    if _is_own_report(name, head):
+        return FileKind.DATA, None  # gplscan's baseline or report: not a source, no license
     if _is_text(head):
         kind = _text_kind(name)
         note = None

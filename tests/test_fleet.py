@@ -1,0 +1,221 @@
+"""Many targets in one run (issue 17): each judged exactly as alone, on this process, a
+local pool or a Dask LocalCluster; a killed worker's target retried; --resume redoes
+only what changed; the aggregated reports; a single target unchanged."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fleet_work import judge_or_die, judge_slowly, kill_marker
+from helpers import compile_object, run_cli
+
+from gplscan.fleet import engines
+from gplscan.fleet import run as fleet
+from gplscan.fleet.judge import Task
+from gplscan.scan import Options
+
+EPOCH = "1700000000"
+
+MINI_C = """// SPDX-License-Identifier: GPL-2.0-only
+#include "mini.h"
+int mini_value(void) { return MINI; }
+const char __UNIQUE_ID_license[] __attribute__((section(".modinfo"))) = "license=GPL";
+"""
+
+
+@pytest.fixture(scope="module")
+def targets(
+    built_examples: dict[str, dict[str, Path]], tmp_path_factory: pytest.TempPathFactory
+) -> list[Path]:
+    """Three small driver trees built with gcc: the 2009 Hyper-V shape (a closed blob
+    linked into GPL code), its open twin, and a one-file module."""
+    root = tmp_path_factory.mktemp("fleet")
+    trees = []
+    for name in ("hyperv-2009", "hyperv-2009-open"):
+        copy = root / name
+        shutil.copytree(built_examples[name]["built"], copy, symlinks=True)
+        trees.append(copy)
+    mini = root / "mini"
+    mini.mkdir()
+    (mini / "Kbuild").write_text("obj-m += mini.o\n")
+    (mini / "mini.h").write_text("// SPDX-License-Identifier: GPL-2.0-only\n#define MINI 7\n")
+    (mini / "mini.c").write_text(MINI_C)
+    compile_object(mini / "mini.c", mini / "mini.o")
+    trees.append(mini)
+    return trees
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """A Dask LocalCluster of 2 worker processes, one thread each, no dashboard."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit="1.5GiB",
+        dashboard_address=None,
+    ) as local:
+        yield local
+
+
+def _cli_json(*args: str) -> tuple[int, dict[str, Any]]:
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = EPOCH
+    try:
+        proc = run_cli(*args, "--format", "json", "-q")
+    finally:
+        if old is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+    assert proc.returncode in (0, 1, 2), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def _without_provenance(report: dict[str, Any]) -> str:
+    """The report as text, byte for byte, apart from how and when it was made."""
+    return json.dumps({k: v for k, v in report.items() if k != "provenance"}, indent=2)
+
+
+@pytest.fixture(scope="module")
+def alone(targets: list[Path]) -> list[tuple[int, dict[str, Any]]]:
+    """Each target audited alone, as today: exit code and JSON report."""
+    return [_cli_json("audit", str(t)) for t in targets]
+
+
+def test_single_target_reports_as_before(targets: list[Path], alone: Any) -> None:
+    code, report = alone[0]
+    assert report["schema"] == "gplscan/1"  # not the fleet's aggregate
+    assert code == 1
+    assert report["provenance"]["command"][:2] == ["gplscan", "audit"]
+
+
+@pytest.mark.parametrize("where", ["in-process", "pool", "cluster"])
+def test_fleet_judges_each_target_as_alone(
+    where: str, targets: list[Path], alone: Any, request: pytest.FixtureRequest
+) -> None:
+    extra = {"in-process": ["-j", "1"], "pool": ["-j", "2"]}.get(where, [])
+    if where == "cluster":
+        extra = ["--scheduler", request.getfixturevalue("cluster").scheduler_address]
+    code, data = _cli_json("audit", *map(str, targets), *extra, "--no-cache")
+    assert data["schema"] == "gplscan-fleet/1"
+    assert [r["target"] for r in data["targets"]] == [str(t) for t in targets]
+    for (alone_code, alone_report), row, report in zip(
+        alone, data["targets"], data["reports"], strict=True
+    ):
+        assert _without_provenance(report) == _without_provenance(alone_report)
+        assert row["exit_code"] == alone_code
+        assert row["verdict"] == alone_report["summary"]["verdict"]
+    assert [r["closed"] for r in data["targets"]] == [1, 0, 0]
+    assert code == max(c for c, _ in alone) == 1
+    assert data["summary"]["exit_code"] == 1
+
+
+def _tasks(targets: list[Path]) -> list[Task]:
+    return fleet.plan(
+        targets,
+        Options(cache_dir=None),
+        inventory=False,
+        fail_on=None,
+        allow_partial=False,
+        command=("gplscan", "audit"),
+    )
+
+
+def test_killed_worker_gives_the_same_result_after_its_retry(
+    targets: list[Path], cluster: Any
+) -> None:
+    tasks = _tasks(targets)
+    expected = [json.loads(o.report or "null") for o in engines.InProcess().run(tasks)]
+    marker = kill_marker(targets[0])
+    marker.touch()
+    cluster_engine = engines.DaskCluster(cluster.scheduler_address, work=judge_or_die)
+    outcomes = fleet.run(tasks, cluster_engine, None, resume=False)
+    assert not marker.exists()  # the worker was killed once
+    for outcome, report in zip(outcomes, expected, strict=True):
+        assert outcome.error is None
+        got = json.loads(outcome.report or "null")
+        assert _without_provenance(got) == _without_provenance(report)
+    marker.touch()  # the same on a local pool: its broken pool is replaced
+    outcomes = fleet.run(tasks, engines.LocalPool(2, work=judge_or_die), None, resume=False)
+    assert not marker.exists()
+    assert [o.exit_code for o in outcomes] == [1, 0, 0]
+    assert all(o.error is None for o in outcomes)
+
+
+def test_a_target_past_its_time_is_reported_not_waited_on(
+    targets: list[Path], cluster: Any, tmp_path: Path
+) -> None:
+    slow = tmp_path / "slow"
+    shutil.copytree(targets[2], slow)
+    tasks = _tasks([targets[2], slow])
+    for engine in (
+        engines.LocalPool(2, timeout=1.5, work=judge_slowly),
+        engines.DaskCluster(cluster.scheduler_address, timeout=1.5, work=judge_slowly),
+    ):
+        fast, stuck = fleet.run(tasks, engine, None, resume=False)
+        assert fast.error is None and fast.exit_code == 0
+        assert stuck.exit_code == 2 and "not judged within 1.5 s" in (stuck.error or "")
+
+
+def test_resume_redoes_only_what_changed(targets: list[Path], tmp_path: Path) -> None:
+    trees = []
+    for t in targets:
+        shutil.copytree(t, tmp_path / t.name, symlinks=True)
+        trees.append(tmp_path / t.name)
+    cache = str(tmp_path / "cache")
+    args = ("audit", *map(str, trees), "-j", "1", "--cache-dir", cache, "--resume")
+    _, first = _cli_json(*args)
+    assert [r["resumed"] for r in first["targets"]] == [False, False, False]
+    _, again = _cli_json(*args)
+    assert [r["resumed"] for r in again["targets"]] == [True, True, True]
+    assert again["reports"] == first["reports"]
+    with (trees[1] / "Kbuild").open("a") as fh:  # one package changes
+        fh.write("# a comment\n")
+    code, changed = _cli_json(*args)
+    ran = [r["target"] for r in changed["targets"] if not r["resumed"]]
+    assert ran == [str(trees[1])]
+    assert code == 1 and changed["reports"][0] == first["reports"][0]
+    _, fresh = _cli_json("audit", str(trees[1]), "--no-cache")
+    assert _without_provenance(changed["reports"][1]) == _without_provenance(fresh)
+
+
+def test_inventory_and_html_and_terminal(targets: list[Path], tmp_path: Path) -> None:
+    mini = str(targets[2])  # tagged files only: no scancode index to load
+    listed = tmp_path / "targets.txt"
+    listed.write_text(f"# the same tree again\n\n{mini}\n")
+    proc = run_cli("inventory", mini, "--from-file", str(listed), "-j", "1", "--no-cache", "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 targets: 2 complete; exit code 0" in proc.stdout
+    proc = run_cli("audit", *map(str, targets), "-j", "1", "--no-cache", "-q")
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[0].split() == [
+        "TARGET", "VERDICT", "ERRORS", "WARNINGS", "INFO", "BINARIES", "CLOSED", "TIME"
+    ]  # fmt: skip
+    index = tmp_path / "fleet.html"
+    proc = run_cli(
+        "audit", *map(str, targets), "-j", "1", "--format", "html", "-o", str(index), "-q"
+    )
+    assert proc.returncode == 1, proc.stderr
+    pages = sorted((tmp_path / "fleet-targets").iterdir())
+    assert [p.name for p in pages] == ["001-hyperv-2009.html", "002-hyperv-2009-open.html",
+                                       "003-mini.html"]  # fmt: skip
+    html = index.read_text()
+    for page in pages:
+        assert f'href="fleet-targets/{page.name}"' in html
+
+
+def test_fleet_usage_errors(targets: list[Path]) -> None:
+    assert run_cli("audit").returncode == 2
+    proc = run_cli("audit", *map(str, targets[:2]), "--format", "sarif")
+    assert proc.returncode == 2 and "takes one target" in proc.stderr
+    nobody = engines.DaskCluster("tcp://127.0.0.1:9", connect_timeout=1)
+    with pytest.raises(engines.FleetError, match="cannot reach the Dask scheduler"):
+        list(nobody.run(_tasks(targets[:1])))
