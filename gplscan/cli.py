@@ -189,7 +189,7 @@ _DEBUG: list[bool] = [bool(os.environ.get("GPLSCAN_DEBUG"))]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="gplscan")
+@click.version_option(__version__, "-V", "--version", prog_name="gplscan")
 @click.option(
     "--debug",
     is_flag=True,
