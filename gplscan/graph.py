@@ -68,24 +68,94 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
         binaries.append(_standalone_module(path, obj))
     # every object is accounted for, with sources or without: a stray object in a
     # directory of built modules is listed too, never dropped
-    binaries.extend(_programs(facts))
+    binaries.extend(_programs(facts, described))
     binaries, found_edges = account_for_every_object(binaries, facts, read_source)
     edges.extend(found_edges)
     binaries.sort(key=lambda b: str(b.path))
     return LinkGraph(tuple(binaries), tuple(edges))
 
 
-def _programs(facts: TreeFacts) -> list[Binary]:
-    """Executables and shared objects found built in the target: binaries too.
-    What they link is not read yet (no link line, no archive members): each is listed with
-    its composition unknown, which the report names as not judged."""
+def _programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
+    """Executables and shared objects found built in the target that no make rule
+    describes: binaries too. What they link statically comes from their symbols: each
+    relocatable object of the tree whose every global definition the program also defines
+    is linked into it (the toolchain's own crt objects are never counted). The composition
+    is known when those objects define everything the program defines but the toolchain's
+    start-up symbols; else it is not, and the report says so. DT_NEEDED names the shared
+    libraries it links dynamically."""
     out = []
-    for path, obj in facts.objects.items():
-        if obj.is_module or obj.elf_type not in ("EXEC", "DYN"):
+    candidates = [
+        (p, frozenset(o.defined))
+        for p, o in sorted(facts.objects.items())
+        if o.elf_type == "REL" and not o.is_module and o.defined and not _toolchain(p)
+    ]
+    for path, obj in sorted(facts.objects.items()):
+        if path in described or obj.is_module or obj.elf_type not in ("EXEC", "DYN"):
             continue
         kind = "shared-object" if obj.elf_type == "DYN" and ".so" in path.name else "executable"
-        out.append(Binary(path, path.name, kind, None, (), None, composition_known=False))
+        mine = frozenset(obj.defined)
+        linked = [(p, d) for p, d in candidates if d <= mine]
+        components = tuple(
+            account_for(
+                MemberRef(
+                    p,
+                    "symbols",
+                    Evidence(
+                        "symbol",
+                        f"{path.name} defines every global symbol {p.name} defines "
+                        f"({few(sorted(d))}): the linker put it there",
+                        p,
+                    ),
+                ),
+                facts,
+            )
+            for p, d in linked
+        )
+        covered = frozenset().union(*(d for _, d in linked)) if linked else frozenset()
+        rest = sorted(s for s in mine - covered if not _startup_symbol(s))
+        out.append(
+            Binary(
+                path,
+                path.name,
+                kind,
+                None,
+                components,
+                None,
+                composition_known=bool(mine) and not rest,
+                needed=obj.needed,
+            )
+        )
     return out
+
+
+def _toolchain(path: PurePosixPath) -> bool:
+    """The C toolchain's own start-up objects: never a part to judge."""
+    return path.name.startswith(("crt", "Scrt", "gcrt", "rcrt")) and path.name.endswith(".o")
+
+
+# what the toolchain (crt files, libgcc, the C library's static part) defines in every program
+_STARTUP = frozenset(
+    {
+        "_start",
+        "_init",
+        "_fini",
+        "_edata",
+        "_end",
+        "__bss_start",
+        "_IO_stdin_used",
+        "__data_start",
+        "data_start",
+        "__dso_handle",
+        "__libc_csu_init",
+        "__libc_csu_fini",
+        "_fp_hw",
+        "__TMC_END__",
+    }
+)
+
+
+def _startup_symbol(name: str) -> bool:
+    return name in _STARTUP or name.startswith(("__gmon", "_ITM_", "__cxa_", "__gxx_"))
 
 
 def account_for_every_object(
@@ -237,9 +307,30 @@ def _called_from(
     )
 
 
+def _program_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
+    """A program or library a make rule links from the objects and archives it names."""
+    path = spec.directory / spec.name
+    built = facts.objects.get(path)
+    components = tuple(account_for(m, facts) for m in spec.members)
+    kind = "program"
+    if built is not None and built.elf_type in ("EXEC", "DYN"):
+        kind = "shared-object" if built.elf_type == "DYN" and ".so" in path.name else "executable"
+    return Binary(
+        path=path,
+        name=spec.name,
+        kind=kind,
+        declared=None,
+        components=components,
+        defined_at=spec.declared_at,
+        needed=built.needed if built is not None else (),
+    )
+
+
 def _module_binary(
     spec: ModuleSpec, facts: TreeFacts, moved: dict[str, list[PurePosixPath]]
 ) -> Binary:
+    if spec.program:
+        return _program_binary(spec, facts)
     path = spec.directory / f"{spec.name}.ko"
     built = facts.objects.get(path)
     elsewhere = moved.get(path.name, [])

@@ -232,6 +232,7 @@ class ObjectFacts:
     # (DW_AT_name, DW_AT_comp_dir, DW_AT_producer) of each DWARF compile unit, in file order
     dwarf_units: tuple[tuple[str | None, str | None, str | None], ...] = ()
     dwarf_error: str | None = None  # why DWARF could not be read (fully); other facts stand
+    needed: tuple[str, ...] = ()  # DT_NEEDED: the shared libraries a program links dynamically
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ObjectFacts, tuple(getattr(self, f) for f in _OBJECT_FIELDS))
@@ -251,6 +252,7 @@ class ObjectFacts:
             self.export_namespaces,
             self.dwarf_units,
             self.dwarf_error,
+            self.needed,
         )
 
     @classmethod
@@ -269,6 +271,7 @@ class ObjectFacts:
             namespaces,
             dwarf_units,
             dwarf_error,
+            needed,
         ) = row
         return cls(
             path,
@@ -284,6 +287,7 @@ class ObjectFacts:
             namespaces,
             dwarf_units,
             dwarf_error,
+            needed,
         )
 
     def modinfo_values(self, key: str) -> tuple[bytes, ...]:
@@ -329,6 +333,7 @@ class ModuleSpec:
     members: tuple[MemberRef, ...]
     include_dirs: tuple[PurePosixPath, ...] = ()  # -I directories from ccflags-y and friends
     conditional: bool = False  # obj-$(CONFIG_...): a module only when the option is m
+    program: bool = False  # a program or library a make rule links ("app: main.o libx.a")
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,7 +451,9 @@ class Binary:
 
     path: PurePosixPath
     name: str
-    kind: str  # kernel-module | relocatable | archive | shared-object | executable | planned
+    # kernel-module | relocatable | archive | shared-object | executable | planned (a module
+    # the build files describe) | program (a program or library a make rule links)
+    kind: str
     declared: DeclaredLicense | None
     components: tuple[Component, ...]
     defined_at: Evidence | None  # the build line that declares it
@@ -458,6 +465,7 @@ class Binary:
     # how many of the imports each (provider, gpl_only) accounts for, in order of first use;
     # made with the imports (graph.resolve_imports), see import_counts()
     import_counts: tuple[tuple[tuple[str, bool | None], int], ...] = ()
+    needed: tuple[str, ...] = ()  # a program's or library's DT_NEEDED: what it links dynamically
 
     def counted_imports(self) -> tuple[tuple[tuple[str, bool | None], int], ...]:
         """``import_counts``, or counted from ``imports`` when the binary was made without."""

@@ -643,8 +643,9 @@ def _judgement_gaps(
                 "no build file gplscan could read and no Kbuild record (<module>.mod, "
                 ".<module>.o.cmd) describes this module"
                 if b.kind == "kernel-module"
-                else f"gplscan does not yet read what a {b.kind} links (its link line, "
-                "its static archives)"
+                else f"no make rule gplscan could read links this {b.kind}, and its symbol "
+                "table does not show where all of its code comes from (stripped, or code "
+                "from objects the target does not hold)"
             )
             gaps.append(
                 Gap(

@@ -609,6 +609,7 @@ def facts_from_reading(
             comment = tuple(c.decode("utf-8", "replace") for c in contents(index).split(b"\0") if c)
         elif section.name in (".debug_info", ".zdebug_info"):
             has_dwarf = True
+    needed = _needed(header, sections, contents, where)
 
     defined: set[str] = set()
     undefined: set[str] = set()
@@ -671,7 +672,42 @@ def facts_from_reading(
         sha256=sha256 or hashlib.sha256(data).hexdigest(),
         dwarf_units=units,
         dwarf_error=dwarf_error,
+        needed=needed,
     )
+
+
+SHT_DYNAMIC, DT_NULL, DT_NEEDED = 6, 0, 1
+
+
+def _needed(
+    header: ElfHeader,
+    sections: list[SectionHeader],
+    contents: Callable[[int], bytes],
+    where: str,
+) -> tuple[str, ...]:
+    """The shared libraries a program or library names in its dynamic section (DT_NEEDED),
+    in order: what it links dynamically."""
+    out: list[str] = []
+    fmt = header.endian + ("qQ" if header.elfclass == 64 else "iI")
+    step = struct.calcsize(fmt)
+    for section in sections:
+        if section.type != SHT_DYNAMIC or not 0 < section.link < len(sections):
+            continue
+        table = sections.index(section)
+        entries = contents(table)
+        strings = contents(section.link)
+        for at in range(0, len(entries) - step + 1, step):
+            tag, value = struct.unpack_from(fmt, entries, at)
+            if tag == DT_NULL:
+                break
+            if tag == DT_NEEDED:
+                if not 0 <= value < len(strings):
+                    raise ObjectParseError(where, f"DT_NEEDED points outside .dynstr ({value})")
+                end = strings.find(b"\0", value)
+                out.append(
+                    strings[value : end if end >= 0 else len(strings)].decode("utf-8", "replace")
+                )
+    return tuple(out)
 
 
 def _label_string(blob: bytes, offset: int, where: str, label: str) -> bytes:

@@ -1336,6 +1336,7 @@ def read_kbuild(
             source = object_path(sources[0]) if sources else None
             if target is not None and source is not None:
                 copies.append(CopyRule(target, source, rule.evidence))
+    modules.extend(_linked_programs(reader.db.rules, object_path, {m.name for m in modules}))
     if reaches is not None:
         reaches.extend(_reached_directories(reader, build_file, root))
     if included is not None:
@@ -1344,6 +1345,47 @@ def read_kbuild(
 
 
 _DESCENT = re.compile(r"(?:^|\s)(?:-C\s*|M=|SUBDIRS=|KBUILD_EXTMOD=)(\S+)")
+
+
+# a recipe that links: the compiler driver or the linker writing the target
+_LINKS = re.compile(
+    r"\$\((?:CC|CXX|LD|HOSTCC)\)|\$\{(?:CC|CXX|LD)\}|\b(?:gcc|g\+\+|cc|c\+\+|clang|ld)\b"
+)
+
+
+def _linked_programs(
+    rules: list[_Rule],
+    object_path: Callable[[str], PurePosixPath | None],
+    modules: set[str],
+) -> list[ModuleSpec]:
+    """Programs and libraries a plain Makefile links: ``app: main.o util.o libx.a`` with a
+    recipe that runs the compiler driver or the linker. Each object and archive it names is
+    a member, judged like a module's. Objects (``x.o: x.c``) and Kbuild's own targets are
+    not programs."""
+    out = []
+    for rule in rules:
+        parts = [p for p in rule.prereqs if p.endswith((".o", ".a")) and "%" not in p]
+        if not parts or not any(_LINKS.search(line) for line in rule.recipe):
+            continue
+        for word in rule.targets:
+            name = word.rsplit("/", 1)[-1]
+            if "%" in word or name.endswith((".o", ".ko", ".a", ".mod")) or name in modules:
+                continue
+            target = object_path(word)
+            if target is None:
+                continue
+            members = []
+            for prereq in parts:
+                member = object_path(prereq)
+                if member is not None:
+                    members.append(MemberRef(member, "link", rule.evidence))
+            if members:
+                out.append(
+                    ModuleSpec(
+                        target.name, target.parent, rule.evidence, tuple(members), program=True
+                    )
+                )
+    return out
 
 
 def _generator(rule: _Rule, object_path: Callable[[str], PurePosixPath | None]) -> list[CopyRule]:

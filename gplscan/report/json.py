@@ -43,6 +43,7 @@ def _binary(b: Binary) -> dict[str, Any]:
             for c in b.components
         ],
         "composition_known": b.composition_known,
+        "needed": list(b.needed),  # DT_NEEDED: shared libraries it links dynamically
         "imports": _imports(b),
         "exports": [{"symbol": sym, "gpl_only": gpl} for sym, gpl in b.exports],
         "license_note": b.license_note,
