@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from gplscan.errors import ObjectParseError
-from gplscan.facts import elf
+from gplscan.facts import dwarf, elf
 from gplscan.facts.elf import object_facts, parse_modinfo
 from gplscan.model import ObjectFacts
 from tests.helpers import compile_object, need_tools
@@ -647,10 +647,10 @@ def test_compressed_dwarf_is_decompressed_within_limits() -> None:
     payload = zlib.compress(b"\0" * 4096)
     raw = struct.pack("<IIQQ", 1, 0, 4096, 1) + payload
     section = elf.SectionHeader(".debug_info", 1, elf.SHF_COMPRESSED, 0, 0, len(raw), 0, 0, 0)
-    assert elf._debug_contents(raw, "x.o", header, section) == b"\0" * 4096
+    assert dwarf._debug_contents(raw, "x.o", header, section) == b"\0" * 4096
     zstd = struct.pack("<IIQQ", 2, 0, 4096, 1) + payload
     with pytest.raises(ObjectParseError, match="compression type 2"):
-        elf._debug_contents(zstd, "x.o", header, section._replace(size=len(zstd)))
+        dwarf._debug_contents(zstd, "x.o", header, section._replace(size=len(zstd)))
 
 
 def test_absolute_relocation_table_agrees_with_pyelftools() -> None:

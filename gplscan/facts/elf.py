@@ -20,8 +20,8 @@ matter), and one function turns it into :class:`ObjectFacts`:
 - ``pyelftools``: the fallback when the direct reader fails in a way that is not a
   property of the file (a bug), and the independent reference the tests compare against.
 
-DWARF is read with pyelftools from section bytes this module has bounds-checked,
-decompressed (bounded) and, in relocatable objects, relocated itself.
+DWARF is read by :mod:`gplscan.facts.dwarf` with pyelftools, from section bytes
+bounds-checked here.
 
 Export encodings, all read into ``ObjectFacts.exports`` and ``export_namespaces``:
 
@@ -48,7 +48,6 @@ import itertools
 import re
 import struct
 import sys
-import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Literal, NamedTuple
@@ -657,6 +656,8 @@ def facts_from_reading(
     units: tuple[tuple[str | None, str | None, str | None], ...] = ()
     dwarf_error: str | None = None
     if has_dwarf:
+        from gplscan.facts.dwarf import dwarf_units  # its own module; imports this one
+
         units, dwarf_error = dwarf_units(data, where, header, sections)
     return ObjectFacts(
         path=rel,
@@ -732,246 +733,3 @@ def _machine_name(e_machine: int) -> str:
             {v: k.removeprefix("EM_") for k, v in ENUM_E_MACHINE.items() if isinstance(v, int)}
         )
     return _MACHINES.get(e_machine, str(e_machine))
-
-
-# --- DWARF ---------------------------------------------------------------------------------
-
-
-def dwarf_units(
-    data: bytes, where: str, header: ElfHeader, sections: list[SectionHeader]
-) -> tuple[tuple[tuple[str | None, str | None, str | None], ...], str | None]:
-    """``(DW_AT_name, DW_AT_comp_dir, DW_AT_producer)`` of every compile unit, and why
-    reading stopped early (None when it did not).
-
-    The sections pyelftools parses are built here: bounds-checked, decompressed within a
-    limit, and relocated (the absolute data relocations the fields read here use) so that
-    a ``-g`` object costs milliseconds, not the seconds that relocating every debug
-    section through pyelftools takes. pyelftools' work is bounded: by the bytes it may
-    read (:class:`_BudgetedStream`), by the abbreviation tables it parses, by the
-    attributes of the top entries it decodes, and by the number of units.
-    """
-    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DwarfConfig, DWARFInfo
-
-    units: list[tuple[str | None, str | None, str | None]] = []
-    if not any(s.name == ".debug_info" for s in sections):
-        return (), "DWARF in GNU .zdebug sections is not read"
-    try:
-        by_name = {s.name: i for i, s in reversed(list(enumerate(sections)))}
-        contents: dict[str, bytes] = {}
-        for name in _DWARF_SECTIONS:
-            if name in by_name:
-                contents[name] = _relocated(data, where, header, sections, by_name[name])
-        budget = _ReadBudget(DWARF_READ_FACTOR * sum(map(len, contents.values())) + (1 << 20))
-        streams: dict[str, DebugSectionDescriptor | None] = dict.fromkeys(_DWARF_SECTIONS)
-        for name, content in contents.items():
-            streams[name] = DebugSectionDescriptor(
-                _BudgetedStream(content, budget), name, None, len(content), 0
-            )
-        info = DWARFInfo(
-            config=DwarfConfig(
-                little_endian=header.endian == "<",
-                machine_arch=_machine_name(header.e_machine),
-                default_address_size=header.elfclass // 8,
-            ),
-            debug_info_sec=streams[".debug_info"],
-            debug_aranges_sec=None,
-            debug_abbrev_sec=streams[".debug_abbrev"],
-            debug_frame_sec=None,
-            eh_frame_sec=None,
-            debug_str_sec=streams[".debug_str"],
-            debug_loc_sec=None,
-            debug_ranges_sec=None,
-            debug_line_sec=None,
-            debug_pubtypes_sec=None,
-            debug_pubnames_sec=None,
-            debug_addr_sec=streams[".debug_addr"],
-            debug_str_offsets_sec=streams[".debug_str_offsets"],
-            debug_line_str_sec=streams[".debug_line_str"],
-            debug_loclists_sec=None,
-            debug_rnglists_sec=None,
-            debug_sup_sec=None,
-            gnu_debugaltlink_sec=None,
-            debug_types_sec=None,
-        )
-        abbrev = streams[".debug_abbrev"]
-        abbrev_limit = 2 * len(contents.get(".debug_abbrev", b"")) + (1 << 16)
-        tables: set[int] = set()
-        attributes = abbrev_read = 0
-        for seen, unit in enumerate(info.iter_CUs()):
-            if seen >= MAX_DWARF_UNITS:
-                return tuple(units), f"more than {MAX_DWARF_UNITS} DWARF units; the rest not read"
-            table = unit.get_abbrev_table()
-            offset = unit["debug_abbrev_offset"]
-            if abbrev is not None and offset not in tables:
-                tables.add(offset)
-                abbrev_read += max(abbrev.stream.tell() - offset, 0)
-                if abbrev_read > abbrev_limit:
-                    return tuple(units), "DWARF abbreviation tables overlap; the rest not read"
-            code = _uleb128(contents[".debug_info"], unit.cu_die_offset)
-            declaration = table.get_abbrev(code)
-            count = len(declaration["attr_spec"])
-            if count > MAX_TOP_ENTRY_ATTRIBUTES:
-                return tuple(units), f"a DWARF unit's top entry has {count} attributes"
-            attributes += count
-            if attributes > MAX_DWARF_ATTRIBUTES:
-                return tuple(units), (
-                    f"DWARF units' top entries hold more than {MAX_DWARF_ATTRIBUTES} "
-                    "attributes; the rest not read"
-                )
-            top = unit.get_top_DIE()
-            if top.tag in _UNIT_TAGS:
-                units.append(
-                    (
-                        _dwarf_text(top.attributes.get("DW_AT_name")),
-                        _dwarf_text(top.attributes.get("DW_AT_comp_dir")),
-                        _dwarf_text(top.attributes.get("DW_AT_producer")),
-                    )
-                )
-    except ObjectParseError as exc:
-        return tuple(units), exc.reason
-    except _TooCostly:
-        return tuple(units), (
-            f"reading DWARF took more than {DWARF_READ_FACTOR} times its size; the rest not read"
-        )
-    except Exception as exc:  # pyelftools: DWARFError, ELFParseError, struct errors, ...
-        return tuple(units), f"malformed DWARF: {type(exc).__name__}: {exc}"
-    return tuple(units), None
-
-
-class _TooCostly(Exception):
-    """pyelftools has read more than the budget allows (a hostile DWARF layout)."""
-
-
-class _ReadBudget:
-    """Bytes pyelftools may still read from the DWARF streams, shared by all of them."""
-
-    def __init__(self, limit: int) -> None:
-        self.left = limit
-
-
-class _BudgetedStream(io.BytesIO):
-    """A section's bytes whose every read is charged to a shared :class:`_ReadBudget`:
-    overlapping abbreviation tables, strings without a terminator and blocks that claim
-    the rest of the section cost pyelftools reads, so they cannot cost more than this."""
-
-    def __init__(self, content: bytes, budget: _ReadBudget) -> None:
-        super().__init__(content)
-        self._budget = budget
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        out = super().read(size)
-        self._budget.left -= len(out) + 1
-        if self._budget.left < 0:
-            raise _TooCostly
-        return out
-
-
-def _uleb128(content: bytes, offset: int) -> int:
-    """The unsigned LEB128 number at ``offset`` (an entry's abbreviation code)."""
-    value = shift = 0
-    for byte in content[offset : offset + 10]:
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value
-        shift += 7
-    raise ValueError(f"no LEB128 number at offset {offset} of .debug_info")
-
-
-def _dwarf_text(attribute: object) -> str | None:
-    value = getattr(attribute, "value", None)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else None
-
-
-def _debug_contents(data: bytes, where: str, header: ElfHeader, section: SectionHeader) -> bytes:
-    """A debug section's bytes, decompressed (SHF_COMPRESSED, zlib) within the limits."""
-    raw = section_contents(data, where, section)
-    if not section.flags & SHF_COMPRESSED:
-        return raw
-    e = header.endian
-    if header.elfclass == 64:
-        if len(raw) < 24:
-            raise ObjectParseError(where, f"{section.name}: compression header is truncated")
-        ch_type, _, ch_size, _ = struct.unpack_from(e + "IIQQ", raw)
-        payload = raw[24:]
-    else:
-        if len(raw) < 12:
-            raise ObjectParseError(where, f"{section.name}: compression header is truncated")
-        ch_type, ch_size, _ = struct.unpack_from(e + "III", raw)
-        payload = raw[12:]
-    if ch_type != 1:
-        raise ObjectParseError(
-            where, f"{section.name}: compression type {ch_type} (zstd is 2) is not read"
-        )
-    if ch_size > MAX_DWARF_SECTION or ch_size > ZLIB_MAX_RATIO * max(len(payload), 1):
-        raise ObjectParseError(
-            where,
-            f"{section.name}: claims {ch_size} bytes once decompressed from {len(payload)}",
-        )
-    out = zlib.decompressobj().decompress(payload, ch_size)
-    if len(out) != ch_size:
-        raise ObjectParseError(
-            where, f"{section.name}: decompressed to {len(out)} bytes, header says {ch_size}"
-        )
-    return out
-
-
-def _relocated(
-    data: bytes, where: str, header: ElfHeader, sections: list[SectionHeader], index: int
-) -> bytes:
-    """A debug section's bytes with the relocations a relocatable object holds for it."""
-    content = _debug_contents(data, where, header, sections[index])
-    tables = [s for s in sections if s.type in (SHT_RELA, SHT_REL) and s.info == index and s.size]
-    if header.e_type != 1 or not tables:
-        return content
-    widths = ABSOLUTE_RELOCATIONS.get(header.e_machine)
-    if widths is None:
-        return _relocated_by_pyelftools(data, index, content)
-    e = header.endian
-    order: Literal["little", "big"] = "little" if e == "<" else "big"
-    wide = header.elfclass == 64
-    symsize, value_at, value_fmt = (24, 8, e + "Q") if wide else (16, 4, e + "I")
-    shift, mask = (32, 0xFFFFFFFF) if wide else (8, 0xFF)  # r_info: symbol, type
-    buf = bytearray(content)
-    for table in tables:
-        rela = table.type == SHT_RELA
-        fmt = e + ("QQ" if wide else "II") + (("q" if wide else "i") if rela else "")
-        entsize = struct.calcsize(fmt)
-        if table.entsize != entsize:
-            raise ObjectParseError(
-                where, f"{table.name}: entry size {table.entsize}, expected {entsize}"
-            )
-        if table.link >= len(sections) or sections[table.link].type != SHT_SYMTAB:
-            raise ObjectParseError(where, f"{table.name} does not name a symbol table")
-        symtab = section_contents(data, where, sections[table.link])
-        entries = section_contents(data, where, table)
-        for entry in struct.iter_unpack(fmt, entries[: len(entries) // entsize * entsize]):
-            offset, rinfo = entry[0], entry[1]
-            width = widths.get(rinfo & mask)
-            if width is None:
-                continue  # not an absolute data relocation: none of what is read here
-            if offset + width > len(buf):
-                raise ObjectParseError(where, f"{table.name}: relocation at {offset} is outside")
-            sym = rinfo >> shift
-            if (sym + 1) * symsize > len(symtab):
-                raise ObjectParseError(where, f"{table.name}: relocation names symbol {sym}")
-            (base,) = struct.unpack_from(value_fmt, symtab, sym * symsize + value_at)
-            addend = entry[2] if rela else int.from_bytes(buf[offset : offset + width], order)
-            result = (base + addend) & ((1 << (8 * width)) - 1)
-            buf[offset : offset + width] = result.to_bytes(width, order)
-    return bytes(buf)
-
-
-def _relocated_by_pyelftools(data: bytes, index: int, content: bytes) -> bytes:
-    """Relocations for machines not in ABSOLUTE_RELOCATIONS: pyelftools' own recipes."""
-    from elftools.elf.elffile import ELFFile
-    from elftools.elf.relocation import RelocationHandler
-
-    elf = ELFFile(io.BytesIO(data))
-    handler = RelocationHandler(elf)
-    table = handler.find_relocations_for_section(elf.get_section(index))
-    stream = io.BytesIO(content)
-    if table is not None:
-        handler.apply_section_relocations(stream, table)
-    return stream.getvalue()

@@ -77,7 +77,9 @@ def _load(path: Path) -> None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        assert str(exc).startswith(f"{path}: "), f"the error does not name the file: {exc}"
+        # the file, named as the user gave it or relative to the repository it is in
+        named = (f"{path}: ", f"{path.name}: ")
+        assert str(exc).startswith(named), f"the error does not name the file: {exc}"
         return
     assert isinstance(config, Config) and config.path == path
 
