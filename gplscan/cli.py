@@ -32,13 +32,16 @@ def _output_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(["terminal", "json", "sarif", "gitlab", "html"]),
+            type=click.Choice(["terminal", "json", "sarif", "gitlab", "html", "spdx", "cyclonedx"]),
             default="terminal",
             show_default=True,
             help="Report format: a readable tree, JSON (schema gplscan/1), SARIF 2.1.0 for "
             "code-scanning pages, GitLab Code Quality, or html: one self-contained page "
             "(no network, works with JavaScript off) with each binary's link graph, the "
-            "findings with their evidence and the license inventory; use it with --output.",
+            "findings with their evidence and the license inventory; use it with --output. "
+            "SBOMs: spdx (SPDX 2.3 JSON) or cyclonedx (CycloneDX 1.6 JSON), with the link "
+            "graph as STATIC_LINK/DYNAMIC_LINK/GENERATED_FROM/CONTAINS and each finding as an "
+            "annotation on the part it is about.",
         ),
         click.option(
             "--output",
@@ -1057,6 +1060,14 @@ def _render(result: ScanResult, fmt: str, color: bool, width: int, verbose: bool
         from gplscan.report import gitlab
 
         return gitlab.render(result)
+    if fmt == "spdx":
+        from gplscan.report import spdx
+
+        return spdx.render(result)
+    if fmt == "cyclonedx":
+        from gplscan.report import cyclonedx
+
+        return cyclonedx.render(result)
     from gplscan.report import terminal
 
     return terminal.render(result, color=color, width=width, verbose=verbose)
