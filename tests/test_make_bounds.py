@@ -285,3 +285,22 @@ def test_a_module_name_that_reads_empty_is_a_gap(tmp_path: Path) -> None:
     assert not modules
     ((gap,),) = [gaps]
     assert gap.at.line == 1 and "TARGET" in gap.reason and "'.o'" in gap.reason
+
+
+def test_a_limit_met_makes_the_scan_incomplete_exit_2(tmp_path: Path) -> None:
+    """Issue 13: each limit is reported naming the file, exit 2 unless --allow-partial."""
+    from tests.helpers import run_cli
+
+    tree = tmp_path / "bomb"
+    tree.mkdir()
+    lines = ["obj-m := kept.o", "V0 := xxxxxxxxxxxxxxxx"]
+    lines += [f"V{n} := $(V{n - 1})$(V{n - 1})" for n in range(1, 41)]
+    (tree / "Makefile").write_text("\n".join(lines) + "\n")
+    (tree / "kept.c").write_text(
+        '// SPDX-License-Identifier: GPL-2.0-only\nMODULE_LICENSE("GPL");\n'
+    )
+    proc = run_cli("audit", str(tree), "--format", "json", "--no-cache")
+    assert proc.returncode == 2, proc.stderr
+    report = json.loads(proc.stdout)
+    assert any(i["path"] == "Makefile" and i["skipped"] for i in report["issues"])
+    assert run_cli("audit", str(tree), "--no-cache", "--allow-partial").returncode == 0

@@ -427,6 +427,15 @@ class _Reader:
                 evidence=(Evidence("makefile", reason, relpath, line or None),),
             )
         )
+        # and a part of a file not read: the scan is incomplete (exit 2 unless
+        # --allow-partial), as for any other input met at a limit
+        self.issues.append(
+            ScanIssue(
+                relpath,
+                "build",
+                f"not read past {where}: {reason} (a limit of gplscan's make reader)",
+            )
+        )
 
     def words(self, name: str, top: Path) -> list[Word]:
         """A variable's words once reading is done; none once a limit stops the reading."""
