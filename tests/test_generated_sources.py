@@ -92,3 +92,18 @@ def test_a_prerequisite_rule_and_an_objcopy_keep_the_source(tmp_path: Path) -> N
     assert [str(s) for s in parts["oid_registry.o"].sources] == ["oid_registry.c"]
     assert [str(s) for s in parts["rodata_objcopy.o"].sources] == ["rodata.c"]
     assert "copies rodata.o" in parts["rodata_objcopy.o"].reasons[0]
+
+
+def test_an_object_a_sub_make_builds_is_not_a_copy_of_its_prerequisite(tmp_path: Path) -> None:
+    """dahdi's wct4xxp Kbuild: `$(obj)/../firmware/fw.o: $(obj)/base.o` made by
+    `$(MAKE) -C firmware fw.o` (from firmware the tree does not hold) is not base.o."""
+    (tmp_path / "firmware").mkdir()
+    (tmp_path / "Kbuild").write_text(
+        "obj-m += card.o\ncard-objs := base.o firmware/fw.o\n"
+        "$(obj)/firmware/fw.o: $(obj)/base.o\n"
+        "\t$(MAKE) -C $(obj)/firmware fw.o\n"
+    )
+    (tmp_path / "base.c").write_text(GPL.format(name="base"))
+    result = run(tmp_path, Options(cache_dir=None), detector=lambda p: (None, ()))
+    parts = {c.path.name: c for b in result.binaries for c in b.components}
+    assert str(parts["fw.o"].origin) == "unknown", parts["fw.o"]

@@ -1324,6 +1324,11 @@ def read_kbuild(
                         )
                     )
             continue
+        if any(re.search(r"\$[({]MAKE[)}]", r) for r in rule.recipe):
+            # a sub-make makes it (dahdi's firmware objects: `$(obj)/../firmware/x.o:
+            # $(obj)/base.o` then `$(MAKE) -C firmware x.o`): the prerequisite only orders
+            # the build, it is not what the target is made from
+            continue
         shipped = [p for p in rule.prereqs if "%" not in p and p.endswith("_shipped")]
         linking = any(re.search(r"\b(cp|cat|ln|install|symlink)\b", r) for r in rule.recipe)
         # an object made from one prebuilt object (nv-kernel.o: nv-kernel.o_binary, made
