@@ -78,7 +78,7 @@ def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Componen
                         built,
                         f"Kbuild compiles {name} from {src.name} (rule %.o: %{ext})",
                     )
-        if exact is None and stem is not None:
+        if (exact is None or added) and stem is not None:
             generated = _generated(member, stem, facts, built)
             if generated is not None:
                 return generated

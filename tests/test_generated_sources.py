@@ -107,3 +107,17 @@ def test_an_object_a_sub_make_builds_is_not_a_copy_of_its_prerequisite(tmp_path:
     result = run(tmp_path, Options(cache_dir=None), detector=lambda p: (None, ()))
     parts = {c.path.name: c for b in result.binaries for c in b.components}
     assert str(parts["fw.o"].origin) == "unknown", parts["fw.o"]
+
+
+def test_an_explicit_asn1_compile_rule_keeps_the_generator(tmp_path: Path) -> None:
+    """crypto/asymmetric_keys: `$(obj)/x509.asn1.o: $(obj)/x509.asn1.c $(obj)/x509.asn1.h`
+    names the generated source; the ASN.1 compiler writes it from x509.asn1."""
+    (tmp_path / "Makefile").write_text(
+        "obj-m += parser.o\nparser-y := x509.asn1.o main.o\n"
+        "$(obj)/x509.asn1.o: $(obj)/x509.asn1.c $(obj)/x509.asn1.h\n"
+    )
+    (tmp_path / "x509.asn1").write_text(FILES["x509.asn1"])
+    (tmp_path / "main.c").write_text(GPL.format(name="main"))
+    result = run(tmp_path, Options(cache_dir=None), detector=lambda p: (None, ()))
+    parts = {c.path.name: c for b in result.binaries for c in b.components}
+    assert [str(s) for s in parts["x509.asn1.o"].sources] == ["x509.asn1"]

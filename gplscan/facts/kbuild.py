@@ -1383,7 +1383,12 @@ def _linked_programs(
             continue
         for word in rule.targets:
             name = word.rsplit("/", 1)[-1]
-            if "%" in word or name.endswith((".o", ".ko", ".a", ".mod")) or name in modules:
+            if (
+                "%" in word
+                or "\x00" in word  # a name an unevaluated $(shell ...) stands in
+                or name.endswith((".o", ".ko", ".a", ".mod"))
+                or name in modules
+            ):
                 continue
             target = object_path(word)
             if target is None:
