@@ -143,7 +143,7 @@ def load_config(path: Path | None) -> Config:
     if not isinstance(waivers, list):
         raise ConfigError(f"{path}: waiver must be an array of tables ([[waiver]])")
     shown = Path(shown_path(path))  # a report names the file, never by an absolute path
-    checked = tuple(_waiver(shown, i, w) for i, w in enumerate(waivers, 1))
+    checked = tuple(_waiver(path, shown, i, w) for i, w in enumerate(waivers, 1))
     lists = data.get("licenses") or {}
     if not isinstance(lists, dict):
         raise ConfigError(f"{path}: licenses must be a table ([licenses] allow / deny)")
@@ -233,7 +233,9 @@ def _check_license(path: Path, key: str, license_id: str) -> None:
     raise ConfigError(f"{path}: {key}: {license_id!r} is not an SPDX license id{hint}")
 
 
-def _waiver(path: Path, n: int, raw: Any) -> Waiver:
+def _waiver(path: Path, shown: Path, n: int, raw: Any) -> Waiver:
+    """One [[waiver]]: an error names the file as the user gave it; the waiver's source,
+    which reports show, names it as ``shown`` (never by an absolute path)."""
     where = f"{path}: waiver #{n}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table ([[waiver]])")
@@ -272,5 +274,5 @@ def _waiver(path: Path, n: int, raw: Any) -> Waiver:
         justification.strip(),
         raw.get("approved_by"),
         expires,
-        where,
+        f"{shown}: waiver #{n}",
     )
