@@ -446,6 +446,7 @@ class FactCache:
         self._path: Path | None = None
         self._key = 0
         self._notes: list[str] = []
+        self._damaged = 0  # stored values that did not hold their seal or their type
         if directory is None:
             return
         try:
@@ -473,7 +474,13 @@ class FactCache:
     @property
     def error(self) -> str | None:
         """What went wrong with the cache in this run (a note for the report), if anything."""
-        return "; ".join(self._notes) or None
+        notes = list(self._notes)
+        if self._damaged:
+            notes.append(
+                f"{self._damaged} cached value(s) were damaged or not this cache's (their "
+                "seal or type did not hold): read again from the files"
+            )
+        return "; ".join(notes) or None
 
     def records(self, root: str, shape: Any) -> dict[str, tuple[Stat, Any]]:
         """Cached file records under the directory ``root`` (absolute): path -> (stat, record).
@@ -502,6 +509,7 @@ class FactCache:
                         check(_unseal(blob, self._key)),
                     )
                 except (Mismatch, AttributeError, UnicodeDecodeError):
+                    self._damaged += 1  # a miss, read again; said once in the report
                     continue
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             self._fail(exc)
@@ -537,8 +545,10 @@ class FactCache:
                     (kind, *chunk),
                 )
                 for digest, blob in rows:
-                    with contextlib.suppress(Mismatch):
+                    try:
                         out[digest] = loads(_unseal(blob, self._key))
+                    except Mismatch:
+                        self._damaged += 1
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             self._fail(exc)
             return {}
