@@ -224,7 +224,9 @@ def _run(
     if linked:  # a directory of built modules links no source: no includes to follow
         dirs = {p.parent for p in records}
         include_dirs = [
-            *{d for m in modules for d in m.include_dirs},
+            # sorted: a set's order changes from run to run (hash randomization), and
+            # an include two directories hold would resolve differently each time
+            *sorted({d for m in modules for d in m.include_dirs}, key=str),
             *kernel_include_dirs(dirs, arch),
         ]
     full, headers, includes = include_closure(linked, records.keys(), include_dirs, read_batch)

@@ -124,3 +124,47 @@ def test_headers_are_attributed_to_the_binaries_that_include_them(tmp_path: Path
     assert files["drv.c"]["binaries"] == ["drv.ko"]
     page = html_report.render(result)
     assert '<td class="path">drv.h:1</td><td>tagged</td><td class="path">drv.ko</td>' in page
+
+
+def test_include_resolution_does_not_depend_on_hash_order(tmp_path: Path) -> None:
+    """Two modules add different -I directories that both hold conf.h; a third source
+    includes "conf.h" from a directory without one. Which header it resolves to must not
+    change from run to run (the Linux tree's cold and warm audits differed in three
+    headers: the include directories were a set, ordered by hash randomization)."""
+    tree = tmp_path / "t"
+    for sub in ("a", "b", "c", "a/inc", "b/inc"):
+        (tree / sub).mkdir(parents=True, exist_ok=True)
+    (tree / "Kbuild").write_text("obj-y += a/ b/ c/\n")
+    for name in ("a", "b"):
+        (tree / name / "Kbuild").write_text(f"obj-m += {name}.o\nccflags-y += -I$(src)/inc\n")
+        (tree / name / f"{name}.c").write_text(
+            '// SPDX-License-Identifier: GPL-2.0-only\nMODULE_LICENSE("GPL");\n'
+        )
+        (tree / name / "inc" / "conf.h").write_text(
+            f"// SPDX-License-Identifier: {'MIT' if name == 'a' else 'BSD-2-Clause'}\n"
+        )
+    (tree / "c" / "Kbuild").write_text("obj-m += c.o\n")
+    (tree / "c" / "c.c").write_text(
+        '// SPDX-License-Identifier: GPL-2.0-only\n#include "conf.h"\nMODULE_LICENSE("GPL");\n'
+    )
+    seen = set()
+    for seed in ("1", "2", "3", "4", "5", "6"):
+        env = dict(os.environ, PYTHONHASHSEED=seed, SOURCE_DATE_EPOCH="1700000000")
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gplscan",
+                "audit",
+                str(tree),
+                "--no-cache",
+                "-q",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        seen.add(json.dumps(json.loads(proc.stdout)["inventory"], sort_keys=True))
+    assert len(seen) == 1
