@@ -10,7 +10,8 @@ from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Seve
 
 SCHEMA = "gplscan/1"
 # facts of the run itself, not of the target: left out so that the report is deterministic
-VOLATILE_FACTS = frozenset({"jobs", "files read", "seconds"})
+# (whether scancode's index was loaded depends on the cache: a warm one needs no index)
+VOLATILE_FACTS = frozenset({"jobs", "files read", "seconds", "scancode index"})
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:
