@@ -78,23 +78,37 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
 def _programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
     """Executables and shared objects found built in the target that no make rule
     describes: binaries too. What they link statically comes from their symbols: each
-    relocatable object of the tree whose every global definition the program also defines
-    is linked into it (the toolchain's own crt objects are never counted). The composition
+    relocatable object, and each static library member, of the tree whose every global
+    definition the program also defines is linked into it (the toolchain's own crt
+    objects are never counted). The composition
     is known when those objects define everything the program defines but the toolchain's
     start-up symbols; else it is not, and the report says so. DT_NEEDED names the shared
     libraries it links dynamically."""
     out = []
+    programs = [
+        (path, obj)
+        for path, obj in sorted(facts.objects.items())
+        if path not in described and not obj.is_module and obj.elf_type in ("EXEC", "DYN")
+    ]
+    if not programs:
+        return []
     candidates = [
         (p, frozenset(o.defined))
         for p, o in sorted(facts.objects.items())
         if o.elf_type == "REL" and not o.is_module and o.defined and not _toolchain(p)
     ]
-    for path, obj in sorted(facts.objects.items()):
-        if path in described or obj.is_module or obj.elf_type not in ("EXEC", "DYN"):
-            continue
+    candidates += _archive_members(facts)
+    for path, obj in programs:
         kind = "shared-object" if obj.elf_type == "DYN" and ".so" in path.name else "executable"
         mine = frozenset(obj.defined)
-        linked = [(p, d) for p, d in candidates if d <= mine]
+        matched = [(p, d) for p, d in candidates if d <= mine]
+        covered = frozenset().union(*(d for _, d in matched)) if matched else frozenset()
+        linked: list[tuple[PurePosixPath, frozenset[str]]] = []
+        for p, d in matched:  # an archive once, with what its linked members define
+            if linked and linked[-1][0] == p:
+                linked[-1] = (p, linked[-1][1] | d)
+            else:
+                linked.append((p, d))
         components = tuple(
             account_for(
                 MemberRef(
@@ -111,7 +125,6 @@ def _programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
             )
             for p, d in linked
         )
-        covered = frozenset().union(*(d for _, d in linked)) if linked else frozenset()
         rest = sorted(s for s in mine - covered if not _startup_symbol(s))
         out.append(
             Binary(
@@ -125,6 +138,31 @@ def _programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
                 needed=obj.needed,
             )
         )
+    return out
+
+
+def _archive_members(facts: TreeFacts) -> list[tuple[PurePosixPath, frozenset[str]]]:
+    """Each static library of the tree with what each of its members defines: a program
+    that defines everything one member defines linked that member, so the archive (judged
+    member by member, like one a link rule names)."""
+    from gplscan.errors import ObjectParseError
+    from gplscan.facts.archive import ArchiveError, members
+    from gplscan.facts.elf import object_facts
+    from gplscan.model import FileKind
+
+    out = []
+    for rel, entry in sorted(facts.files.items()):
+        if entry.kind is not FileKind.ARCHIVE or _toolchain(rel):
+            continue
+        path = facts.root / rel
+        try:
+            data = path.read_bytes()
+            for name, body in members(path, data, facts.root):
+                obj = object_facts(path, PurePosixPath(f"{rel}({name})"), body)
+                if obj.elf_type == "REL" and obj.defined:
+                    out.append((rel, frozenset(obj.defined)))
+        except (OSError, ArchiveError, ObjectParseError):
+            continue  # a damaged archive is reported where it is read for accounting
     return out
 
 

@@ -90,7 +90,13 @@ def test_a_program_without_a_link_rule_is_read_from_its_symbols(
     app = _binary(result, "app")
     assert app.composition_known
     parts = {str(c.path): str(c.origin) for c in app.components}
-    assert parts == {"main.o": "source", "util.o": "source", "vendor/codec.o": "closed"}
+    # the loose object and the library's member hold the same code: both are named
+    assert parts == {
+        "main.o": "source",
+        "util.o": "source",
+        "vendor/codec.o": "closed",
+        "vendor/libcodec.a": "closed",
+    }
     assert any(
         f.rule == "gpl-links-closed-object" and f.object == "vendor/codec.o"
         for f in result.findings
@@ -107,3 +113,20 @@ def test_a_stripped_program_is_not_judged(program_tree: Path) -> None:
     assert not app.composition_known
     gaps = [f for f in result.findings if f.rule == "not-judged" and f.binary == "app"]
     assert gaps and "symbol table" in gaps[0].message
+
+
+def test_a_program_without_a_link_rule_links_a_static_library(program_tree: Path) -> None:
+    """Read from its symbols, a built program names the static library whose member it
+    holds (vendor/libcodec.a's codec.o), judged member by member: closed."""
+    need_tools("make")
+    _build(program_tree)
+    (program_tree / "Makefile").unlink()
+    result = _audit(program_tree)
+    app = _binary(result, "app")
+    assert app.composition_known
+    parts = {str(c.path): str(c.origin) for c in app.components}
+    assert parts == {"main.o": "source", "util.o": "source", "vendor/libcodec.a": "closed"}
+    assert any(
+        f.rule == "gpl-links-closed-object" and f.object == "vendor/libcodec.a"
+        for f in result.findings
+    )
