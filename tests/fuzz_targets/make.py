@@ -13,24 +13,12 @@ from pathlib import Path, PurePosixPath
 from gplscan.facts.kbuild import read_kbuild
 from gplscan.facts.kconfig import KconfigTypes
 from gplscan.model import Gap, ScanIssue
+from tests import test_kbuild
 from tests.fuzz_targets import Target
 from tests.helpers import FIXTURES
 
-# the shapes of real out-of-tree and in-tree build files
-OUT_OF_TREE = b"""\
-# out-of-tree module wrapper
-ifneq ($(KERNELRELEASE),)
-\tobj-m += wl.o
-\twl-objs := src/a.o \\
-\t\tsrc/b.o
-\twl-objs += $(addprefix src/, c.o d.o)
-EXTRA_LDFLAGS := $(src)/lib/wlc_hybrid.o_shipped
-else
-KDIR ?= /lib/modules/$(shell uname -r)/build
-default:
-\t$(MAKE) -C $(KDIR) M=$(PWD) modules
-endif
-"""
+# the out-of-tree wrapper the make reader's own tests read
+OUT_OF_TREE = test_kbuild.OUT_OF_TREE.encode()
 
 FUNCTIONS = b"""\
 MODS := alpha beta
