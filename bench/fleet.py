@@ -14,7 +14,7 @@ Prints wall time, speed-up over sequential, and checks that every configuration 
 the same reports (apart from provenance). The per-target overhead of the cluster path
 is measured on 40 tiny targets: (cluster with 1 worker - sequential) / 40.
 
-    python bench/fleet.py [--debs N] [--trees N] [--all-debs]
+    python bench/fleet.py [--debs N] [--trees N] [--all-debs] [--linux TREE --linux-copies N]
 """
 
 from __future__ import annotations
@@ -87,6 +87,22 @@ def copies(tree: Path, n: int, where: Path) -> list[Path]:
     return out
 
 
+def linux_copies(tree: Path, n: int, where: Path) -> list[Path]:
+    """``n`` copies of a real Linux tree (hard links, so each costs only its directories),
+    copy i with one driver source replaced by an edited copy: small differences, each
+    judged in full."""
+    out = []
+    for i in range(n):
+        copy = where / f"linux{i:02d}"
+        subprocess.run(["cp", "-al", str(tree), str(copy)], check=True)
+        changed = copy / "drivers" / "hv" / "vmbus_drv.c"
+        text = changed.read_text(errors="surrogateescape")
+        changed.unlink()  # break the hard link: the original stays as it was
+        changed.write_text(text + f"\n/* copy {i} */\n", errors="surrogateescape")
+        out.append(copy)
+    return out
+
+
 def tiny_targets(where: Path, n: int) -> list[Path]:
     out = []
     for i in range(n):
@@ -110,7 +126,7 @@ class Cluster:
             "from distributed import LocalCluster\n"
             "if __name__ == '__main__':\n"
             f"    c = LocalCluster(n_workers={workers}, threads_per_worker=1, processes=True,\n"
-            "                     memory_limit='3GiB', dashboard_address=None)\n"
+            "                     memory_limit='10GiB', dashboard_address=None)\n"
             "    print(c.scheduler_address, flush=True)\n"
             "    sys.stdin.read()\n"
             "    c.close()\n"
@@ -148,6 +164,33 @@ def audit(targets: list[Path], extra: list[str], out: Path) -> tuple[float, floa
     return m.seconds, m.peak_pss_mb, json.loads(out.read_text())
 
 
+def loop_of_single_runs(targets: list[Path], work: Path) -> tuple[float, float]:
+    """What a user scripts today: ``gplscan audit T`` once per target, each with every core
+    (the default ``-j``) and scancode's index loaded by each run. Wall seconds, peak PSS."""
+    seconds, peak = 0.0, 0.0
+    for n, target in enumerate(targets):
+        out = work / f"single{n}.json"
+        m = run_measured(
+            [
+                *GPLSCAN,
+                "audit",
+                str(target),
+                "--no-cache",
+                "-q",
+                "--format",
+                "json",
+                "-o",
+                str(out),
+            ],
+            env=EPOCH,
+        )
+        if m.returncode not in (0, 1, 2) or not out.exists():
+            raise SystemExit(f"audit failed ({m.returncode}): {m.stderr[-2000:]}")
+        seconds += m.seconds
+        peak = max(peak, m.peak_pss_mb)
+    return seconds, peak
+
+
 def comparable(data: dict[str, Any]) -> list[Any]:
     """The reports apart from provenance, and each row apart from time and worker."""
     reports = [{k: v for k, v in (r or {}).items() if k != "provenance"} for r in data["reports"]]
@@ -157,7 +200,7 @@ def comparable(data: dict[str, Any]) -> list[Any]:
     return [reports, rows]
 
 
-def compare(name: str, targets: list[Path], work: Path) -> None:
+def compare(name: str, targets: list[Path], work: Path, with_loop: bool = False) -> None:
     print(f"\n{name}: {len(targets)} targets")
     results: dict[str, tuple[float, float, dict[str, Any]]] = {}
     results["sequential (-j 1)"] = audit(targets, ["-j", "1"], work / "seq.json")
@@ -172,6 +215,7 @@ def compare(name: str, targets: list[Path], work: Path) -> None:
             )
         finally:
             cluster.close()
+    loop = loop_of_single_runs(targets, work) if with_loop else None
     base = results["sequential (-j 1)"][0]
     reference = comparable(results["sequential (-j 1)"][2])
     for label, (seconds, pss, data) in results.items():
@@ -181,6 +225,11 @@ def compare(name: str, targets: list[Path], work: Path) -> None:
             f"  {label:<24} {seconds:7.1f} s  x{base / seconds:4.2f}  "
             f"peak PSS {pss:6.0f} MB  {same}  exit {data['summary']['exit_code']}"
             + (f"  {errors} errors" if errors else "")
+        )
+    if loop is not None:
+        print(
+            f"  {'loop of single runs':<24} {loop[0]:7.1f} s  x{base / loop[0]:4.2f}  "
+            f"peak PSS {loop[1]:6.0f} MB  (one gplscan per target, default -j)"
         )
 
 
@@ -204,6 +253,10 @@ def main() -> None:
     parser.add_argument("--debs", type=int, default=0, help="only the first N packages")
     parser.add_argument("--all-debs", action="store_true", help="the NVIDIA packages too")
     parser.add_argument("--trees", type=int, default=6, help="copies of the kernel-like tree")
+    parser.add_argument("--linux", type=Path, help="a Linux source tree to copy (real trees)")
+    parser.add_argument("--linux-copies", type=int, default=3, help="copies of --linux")
+    parser.add_argument("--loop", action="store_true", help="also time one run per target")
+    parser.add_argument("--no-overhead", action="store_true", help="skip the overhead run")
     args = parser.parse_args()
     debs = sorted(p for p in DEBS.glob("*.deb") if args.all_debs or not p.name.startswith(BIG))
     if args.debs:
@@ -211,12 +264,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gplscan-bench-fleet-") as tmp:
         work = Path(tmp)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")  # nothing into ~/.cache
-        overhead(work)
+        if not args.no_overhead:
+            overhead(work)
         if debs:
-            compare("bookworm DKMS packages", debs, work)
+            compare("bookworm DKMS packages", debs, work, args.loop)
         if args.trees:
             tree = kernel_like_tree(work / "src" / "tree")
             compare("kernel-like trees", copies(tree, args.trees, work), work)
+        if args.linux:
+            trees = linux_copies(args.linux, args.linux_copies, work)
+            compare(f"copies of {args.linux.name}", trees, work, args.loop)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ report or none, never half of one.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -128,6 +129,21 @@ def private_scancode_temp() -> Iterator[None]:
     finally:
         os.environ.pop("SCANCODE_TEMP", None)
         shutil.rmtree(area, ignore_errors=True)
+
+
+def scancode_temp_of_this_process() -> None:
+    """The same for a long-lived worker process (a Dask worker judges many targets and
+    imports scancode once): a directory of its own, removed when the process exits. A
+    ``SCANCODE_TEMP`` already set (the user's, or the run's that a local worker inherits)
+    is left alone."""
+    if os.environ.get("SCANCODE_TEMP"):
+        return
+    try:
+        area = tempfile.mkdtemp(prefix="gplscan-scancode-")
+    except OSError:
+        return
+    os.environ["SCANCODE_TEMP"] = area
+    atexit.register(shutil.rmtree, area, ignore_errors=True)
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -219,3 +219,33 @@ def test_fleet_usage_errors(targets: list[Path]) -> None:
     nobody = engines.DaskCluster("tcp://127.0.0.1:9", connect_timeout=1)
     with pytest.raises(engines.FleetError, match="cannot reach the Dask scheduler"):
         list(nobody.run(_tasks(targets[:1])))
+
+
+class _Recording:
+    """An engine that records the order it is given tasks in and judges none."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.order: list[str] = []
+
+    def run(self, tasks: Any) -> Iterator[Any]:
+        for task in tasks:
+            self.order.append(task.shown)
+            yield engines.failed(task, "not judged here")
+
+
+def test_several_at_a_time_start_with_the_largest(targets: list[Path]) -> None:
+    tasks = _tasks(targets[::-1])  # the one-file module first: the smallest
+    sizes = {t.shown: t.size for t in tasks}
+    expected = {
+        str(p): sum(f.lstat().st_size for f in p.rglob("*") if not f.is_dir()) for p in targets
+    }
+    assert sizes == expected  # the walk that digests a tree also sizes it
+    pool_like, one_by_one = _Recording(), _Recording()
+    outcomes = fleet.run(tasks, pool_like, None, resume=False, one_core_each=True)
+    fleet.run(tasks, one_by_one, None, resume=False)
+    assert pool_like.order == sorted(sizes, key=lambda shown: -sizes[shown])
+    assert pool_like.order != [t.shown for t in tasks]
+    assert one_by_one.order == [t.shown for t in tasks]  # one at a time: as given
+    assert [o.shown for o in outcomes] == [t.shown for t in tasks]  # reported as given

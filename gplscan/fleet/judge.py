@@ -21,7 +21,7 @@ from pathlib import Path
 from gplscan import __version__
 from gplscan.errors import GplscanError
 from gplscan.model import ScanResult
-from gplscan.process import EXIT_ERROR
+from gplscan.process import EXIT_ERROR, scancode_temp_of_this_process
 from gplscan.scan import Options
 
 Progress = Callable[[str, int, int], None]
@@ -112,6 +112,7 @@ class Task:
     html: bool = False  # also render the target's HTML report
     version: str = __version__
     rules: str = ""
+    size: int = 0  # bytes: a guide to the order tasks start in (not part of the key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ def judge(task: Task) -> Outcome:
     that is the target's (it cannot be read, its config is wrong) is the outcome's, with
     exit code 2; a bug raises, for the engine to retry and then report."""
     started = time.monotonic()
+    scancode_temp_of_this_process()
     with _ONE_AT_A_TIME:
         try:
             mismatch = _mismatch(task)

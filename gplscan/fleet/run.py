@@ -51,10 +51,11 @@ def plan(
         if not inventory:
             config = config_path or find_config(path)
         try:
-            content = content_digest(path)
+            content, size = content_digest(path)
             config_bytes = config.read_bytes() if config is not None else None
         except OSError as exc:  # judged anyway: the task reports what cannot be read
-            content, config_bytes = f"unreadable {exc.errno} {exc.strerror}", None
+            content, size = f"unreadable {exc.errno} {exc.strerror}", 0
+            config_bytes = None
         task = Task(
             path=str(path),
             shown=str(path),
@@ -68,6 +69,7 @@ def plan(
             held=held,
             html=html,
             rules=rules,
+            size=size,
         )
         tasks.append(replace(task, key=task_key(task, content, config_bytes)))
     return tasks
@@ -104,7 +106,10 @@ def run(
         done += 1
         if progress is not None:
             progress(outcome, done, total)
-    for outcome in engine.run(list(todo.values())) if todo else ():
+    order = list(todo.values())
+    if one_core_each:  # several at a time: the largest first, so none is left to run alone
+        order.sort(key=lambda task: -task.size)
+    for outcome in engine.run(order) if order else ():
         if store is not None:
             store.put(outcome)
         found[outcome.key] = outcome

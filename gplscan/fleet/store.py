@@ -42,26 +42,31 @@ FORMAT = "gplscan-fleet-store/1"
 _CHUNK = 1 << 20
 
 
-def content_digest(path: Path) -> str:
-    """The sha256 of a file target's bytes, or of a directory's entry list (see above)."""
+def content_digest(path: Path) -> tuple[str, int]:
+    """The sha256 of a file target's bytes, or of a directory's entry list (see above), and
+    the target's size in bytes (the engines start the largest targets first)."""
     if path.is_dir():
         return _tree_digest(path)
     digest = hashlib.sha256(b"file\0")
+    size = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
-def _tree_digest(root: Path) -> str:
+def _tree_digest(root: Path) -> tuple[str, int]:
     digest = hashlib.sha256(b"tree\0")
-    for line in sorted(_entries(root, "")):
+    sizes = [0]
+    for line in sorted(_entries(root, "", sizes)):
         digest.update(line)
-    return digest.hexdigest()
+    return digest.hexdigest(), sizes[0]
 
 
-def _entries(directory: Path, prefix: str) -> Iterable[bytes]:
-    """One line per entry below ``directory``: path, type, size, mtime, ctime."""
+def _entries(directory: Path, prefix: str, sizes: list[int]) -> Iterable[bytes]:
+    """One line per entry below ``directory``: path, type, size, mtime, ctime (the sizes of
+    its files added up in ``sizes[0]``)."""
     pending = [(os.fsencode(directory), os.fsencode(prefix))]
     while pending:
         folder, rel = pending.pop()
@@ -82,6 +87,7 @@ def _entries(directory: Path, prefix: str) -> Iterable[bytes]:
                 yield name + b"\0dir\n"
                 continue
             extra = os.readlink(entry.path) if stat.S_ISLNK(st.st_mode) else b""
+            sizes[0] += st.st_size
             yield (
                 b"\0".join(
                     (
