@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from gplscan.facts import TreeFacts
 from gplscan.model import (
     Component,
+    CopyRule,
     Evidence,
     FileKind,
     MemberRef,
@@ -50,15 +51,22 @@ def license_evidence(sf: SourceFacts | None) -> tuple[tuple[Evidence, ...], tupl
     return (Evidence("spdx", why, sf.path),), (f"{sf.path}: {why}",)
 
 
-def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Component:
-    """Decide the origin of one member object of a binary."""
-    path = member.path
-    name = path.name
-    stem = str(path)[:-2] if name.endswith(".o") else None
-    built = facts.objects.get(path)
+def object_stem(path: PurePosixPath) -> str | None:
+    """An object's path without its ``.o`` (``fs/ext4/inode.o`` -> ``fs/ext4/inode``), the
+    name its sources share but for their suffix; None for any other file."""
+    text = str(path)
+    return text.removesuffix(".o") if text.endswith(".o") else None
 
-    # an explicit rule for this very file wins, as in make; then the stem's source; then
-    # pattern rules; then Kbuild's implicit copy of <name>_shipped
+
+def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Component:
+    """Decide the origin of one member object of a binary.
+
+    An explicit rule for this very file wins, as in make; then the stem's source; then
+    pattern rules; then Kbuild's implicit copy of ``<name>_shipped``; then the file itself.
+    """
+    path = member.path
+    stem = object_stem(path)
+    built = facts.objects.get(path)
     exact = facts.copies.get(path)
     copy = exact
     if exact is None or exact.action == "compile":
@@ -67,52 +75,46 @@ def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Componen
         # compiled by the pattern rule, as in make
         added = exact is not None and exact.source not in facts.files
         if (exact is None or added) and stem is not None:
-            for ext in SOURCE_EXTENSIONS:
-                src = PurePosixPath(stem + ext)
-                entry = facts.files.get(src)
-                if entry is not None and entry.kind is FileKind.SOURCE:
-                    return _from_source(
-                        member,
-                        src,
-                        facts,
-                        built,
-                        f"Kbuild compiles {name} from {src.name} (rule %.o: %{ext})",
-                    )
-        if (exact is None or added) and stem is not None:
-            generated = _generated(member, stem, facts, built)
-            if generated is not None:
-                return generated
+            compiled = _from_stem(member, stem, facts, built)
+            if compiled is not None:
+                return compiled
         copy = exact or next((r for r in facts.patterns if r.makes(path)), None)
         if copy is not None and copy.action == "compile":
             src_entry = facts.files.get(copy.source)
             if src_entry is not None and src_entry.kind is FileKind.SOURCE:
                 where = f"{copy.evidence.path}:{copy.evidence.line}"
-                return _from_source(
-                    member,
-                    copy.source,
-                    facts,
-                    built,
-                    f"the rule at {where} compiles {name} from {copy.source.name}",
-                )
+                how = f"the rule at {where} compiles {path.name} from {copy.source.name}"
+                return _from_source(member, copy.source, facts, built, how)
             copy = None
+    return _copied(member, copy, stem, facts, built, depth)
 
-    provider: PurePosixPath | None = None
-    how = ""
-    shipped = PurePosixPath(str(path) + "_shipped")
-    if copy is not None:
-        provider = copy.source
-        how = (
-            f"the rule at {copy.evidence.path}:{copy.evidence.line} copies {provider} to {name}"
-            if copy.evidence.line is not None
-            else copy.evidence.text  # e.g. "nv-kernel.o is a symbolic link to ..."
-        )
-    elif shipped in facts.files:
-        provider = shipped
-        how = f"Kbuild's rule $(obj)/%: $(src)/%_shipped copies {shipped.name} to {name}"
-    elif path in facts.files:
-        provider = path
-        how = f"{path} is in the target"
 
+def _from_stem(
+    member: MemberRef, stem: str, facts: TreeFacts, built: ObjectFacts | None
+) -> Component | None:
+    """An object compiled by Kbuild's pattern rule from the source of its stem, or from a
+    source the build writes first; None when neither is known."""
+    for ext in SOURCE_EXTENSIONS:
+        src = PurePosixPath(stem + ext)
+        entry = facts.files.get(src)
+        if entry is not None and entry.kind is FileKind.SOURCE:
+            how = f"Kbuild compiles {member.path.name} from {src.name} (rule %.o: %{ext})"
+            return _from_source(member, src, facts, built, how)
+    return _generated(member, stem, facts, built)
+
+
+def _copied(
+    member: MemberRef,
+    copy: CopyRule | None,
+    stem: str | None,
+    facts: TreeFacts,
+    built: ObjectFacts | None,
+    depth: int,
+) -> Component:
+    """An object no rule compiles: copied into place by a rule (or Kbuild's ``_shipped``
+    rule), or shipped as it is, and judged by what the copied file is."""
+    path = member.path
+    provider, how = _provider(path, copy, facts)
     if (
         provider is not None
         and provider not in facts.files
@@ -131,18 +133,44 @@ def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Componen
         missing = (
             f"{provider} (named by a copy rule) is not in the target"
             if provider
-            else (f"neither {sources} nor {name}_shipped nor {name} is in the target")
+            else (f"neither {sources} nor {path.name}_shipped nor {path.name} is in the target")
         )
-        return Component(
-            path,
-            Origin.UNKNOWN,
-            None,
-            (),
-            None,
-            member.evidence,
-            (f"{missing}: nothing here shows what code it holds",),
-        )
+        why = f"{missing}: nothing here shows what code it holds"
+        return Component(path, Origin.UNKNOWN, None, (), None, member.evidence, (why,))
+    return _from_file(member, provider, facts, built, how)
 
+
+def _provider(
+    path: PurePosixPath, copy: CopyRule | None, facts: TreeFacts
+) -> tuple[PurePosixPath | None, str]:
+    """The file an object is copied from, and how: the copy rule's source, Kbuild's
+    ``<name>_shipped``, or the object itself when the target holds it."""
+    shipped = PurePosixPath(str(path) + "_shipped")
+    if copy is not None:
+        how = (
+            f"the rule at {copy.evidence.path}:{copy.evidence.line} copies {copy.source} to "
+            f"{path.name}"
+            if copy.evidence.line is not None
+            else copy.evidence.text  # e.g. "nv-kernel.o is a symbolic link to ..."
+        )
+        return copy.source, how
+    if shipped in facts.files:
+        how = f"Kbuild's rule $(obj)/%: $(src)/%_shipped copies {shipped.name} to {path.name}"
+        return shipped, how
+    if path in facts.files:
+        return path, f"{path} is in the target"
+    return None, ""
+
+
+def _from_file(
+    member: MemberRef,
+    provider: PurePosixPath,
+    facts: TreeFacts,
+    built: ObjectFacts | None,
+    how: str,
+) -> Component:
+    """A member judged by the file of the target it is copied from, by that file's kind."""
+    path = member.path
     entry = facts.files[provider]
     if entry.kind is FileKind.SOURCE:
         # a text *_shipped file: a generated source copied into place
@@ -337,65 +365,61 @@ def _compiled_from(obj: ObjectFacts, src: PurePosixPath) -> bool:
 def _from_object(
     member: MemberRef, provider: PurePosixPath, obj: ObjectFacts, facts: TreeFacts, how: str
 ) -> Component:
+    """An object judged by its symbols: source when sources of the tree define every
+    symbol it defines, else closed, with what shows it."""
+    return _defined_in_sources(member, provider, obj, facts, how) or _closed_object(
+        member, provider, obj, facts, how
+    )
+
+
+def _defined_in_sources(
+    member: MemberRef, provider: PurePosixPath, obj: ObjectFacts, facts: TreeFacts, how: str
+) -> Component | None:
+    """The object as source when some sources of the tree define every global symbol it
+    defines (the first such global definition asks the symbol index for every source's
+    definitions: read once, in parallel, through the cache)."""
     defined = obj.defined  # sorted
-    if defined:
-        owners = set(facts.symbols.definers(defined[0]))
-        for symbol in defined[1:]:
-            owners &= set(facts.symbols.definers(symbol))
-            if not owners:
-                break
-        if owners:
-            src = sorted(owners)[0]
-            sf = facts.sources.get(src)
-            lic_evidence, lic_reasons = license_evidence(sf)
-            return Component(
-                path=member.path,
-                origin=Origin.SOURCE,
-                license=sf.license if sf else None,
-                sources=tuple(sorted(owners)),
-                file=provider,
-                linked_by=member.evidence,
-                reasons=(
-                    f"{how}; every symbol it defines ({few(defined)}) is defined in {src}",
-                    *lic_reasons,
-                ),
-                license_evidence=lic_evidence,
-                defined=frozenset(obj.defined),
-                undefined=frozenset(obj.undefined),
-            )
-    stem = member.path.name[:-2] if member.path.name.endswith(".o") else member.path.name
-    if member.path.name.endswith(".o"):
-        no_source = f"no {stem}.c or {stem}.S in the tree compiles to {member.path.name}"
-    else:
-        no_source = f"{member.path.name} is linked as it is: no rule of the tree builds it"
-    comes_from = f"{how}: an ELF {obj.elf_type} object for {obj.machine}"
-    evidence: list[Evidence] = [
-        Evidence("makefile", no_source, member.evidence.path, member.evidence.line),
-        Evidence("makefile", comes_from, provider),
-    ]
-    if defined:
-        text = f"no source in the tree defines the symbols it defines: {few(defined)}"
-    else:
-        text = "it defines no global symbols"
-    evidence.append(Evidence("symbol", text, provider))
-    units = [u for u in obj.dwarf_units if u[0]]
-    if units:
-        shown = ", ".join(f"{u[0]}" + (f" ({u[2]})" if u[2] else "") for u in units[:3])
-        more = f" and {len(units) - 3} more" if len(units) > 3 else ""
-        evidence.append(
-            Evidence("dwarf", f"its DWARF names the compile unit(s) {shown}{more}", provider)
-        )
+    if not defined:
+        return None
+    owners = set(facts.symbols.definers(defined[0]))
+    for symbol in defined[1:]:
+        owners &= set(facts.symbols.definers(symbol))
+        if not owners:
+            return None
+    if not owners:
+        return None
+    src = sorted(owners)[0]
+    sf = facts.sources.get(src)
+    lic_evidence, lic_reasons = license_evidence(sf)
+    return Component(
+        path=member.path,
+        origin=Origin.SOURCE,
+        license=sf.license if sf else None,
+        sources=tuple(sorted(owners)),
+        file=provider,
+        linked_by=member.evidence,
+        reasons=(
+            f"{how}; every symbol it defines ({few(defined)}) is defined in {src}",
+            *lic_reasons,
+        ),
+        license_evidence=lic_evidence,
+        defined=frozenset(obj.defined),
+        undefined=frozenset(obj.undefined),
+    )
+
+
+def _closed_object(
+    member: MemberRef, provider: PurePosixPath, obj: ObjectFacts, facts: TreeFacts, how: str
+) -> Component:
+    """An object no source of the tree accounts for: closed, with the evidence that says so
+    (no source of its stem, what it defines, what its DWARF and STT_FILE name)."""
+    evidence = _not_compiled_here(member, provider, obj, how)
     names = [n for n in obj.file_symbols if n.endswith(SOURCE_EXTENSIONS)]
     missing = [n for n in names if n not in facts.source_names]
     named = [provider.parent / n for n in names if provider.parent / n in facts.sources]
-    for ext in (".c", ".S"):
-        stem_source = PurePosixPath(str(member.path)[:-2] + ext)
-        if (
-            member.path.name.endswith(".o")
-            and stem_source in facts.files
-            and stem_source not in named
-        ):
-            named.append(stem_source)
+    stem = object_stem(member.path)
+    by_stem = [PurePosixPath(stem + ext) for ext in (".c", ".S")] if stem is not None else []
+    named += [p for p in by_stem if p in facts.files and p not in named]
     expected = facts.symbols.defined_in(named[0]) if named else frozenset()
     if named:
         evidence.append(
@@ -431,3 +455,34 @@ def _from_object(
         named_source=named[0] if named else None,
         sha256=obj.sha256 or None,
     )
+
+
+def _not_compiled_here(
+    member: MemberRef, provider: PurePosixPath, obj: ObjectFacts, how: str
+) -> list[Evidence]:
+    """Why an object is taken as it is: no rule of the tree compiles it, what kind of ELF
+    object it is, what it defines, and the compile units its DWARF names."""
+    name = member.path.name
+    if name.endswith(".o"):
+        stem = name.removesuffix(".o")
+        no_source = f"no {stem}.c or {stem}.S in the tree compiles to {name}"
+    else:
+        no_source = f"{name} is linked as it is: no rule of the tree builds it"
+    comes_from = f"{how}: an ELF {obj.elf_type} object for {obj.machine}"
+    evidence: list[Evidence] = [
+        Evidence("makefile", no_source, member.evidence.path, member.evidence.line),
+        Evidence("makefile", comes_from, provider),
+    ]
+    if obj.defined:
+        text = f"no source in the tree defines the symbols it defines: {few(obj.defined)}"
+    else:
+        text = "it defines no global symbols"
+    evidence.append(Evidence("symbol", text, provider))
+    units = [u for u in obj.dwarf_units if u[0]]
+    if units:
+        shown = ", ".join(f"{u[0]}" + (f" ({u[2]})" if u[2] else "") for u in units[:3])
+        more = f" and {len(units) - 3} more" if len(units) > 3 else ""
+        evidence.append(
+            Evidence("dwarf", f"its DWARF names the compile unit(s) {shown}{more}", provider)
+        )
+    return evidence
