@@ -126,11 +126,11 @@ def test_binaries_without_facts_keep_no_imports() -> None:
 
 
 def test_license_strings_are_shown_as_c_writes_them() -> None:
-    from gplscan.graph import _show
+    from gplscan.graph.declared import c_string
 
-    assert _show(b"GPL") == '"GPL"'
-    assert _show(b"Dual BSD/GPL") == '"Dual BSD/GPL"'
-    assert _show(b"GPL\0for the kernel") == '"GPL\\0for the kernel"'
-    assert _show(b'say "GPL"') == '"say \\"GPL\\""'
-    assert _show(b"caf\xc3\xa9 \x7f\x01~") == '"caf\\xc3\\xa9 \\x7f\\x01~"'
-    assert _show(b"") == '""'
+    assert c_string(b"GPL") == '"GPL"'
+    assert c_string(b"Dual BSD/GPL") == '"Dual BSD/GPL"'
+    assert c_string(b"GPL\0for the kernel") == '"GPL\\0for the kernel"'
+    assert c_string(b'say "GPL"') == '"say \\"GPL\\""'
+    assert c_string(b"caf\xc3\xa9 \x7f\x01~") == '"caf\\xc3\\xa9 \\x7f\\x01~"'
+    assert c_string(b"") == '""'
