@@ -74,17 +74,17 @@ def _lief_facts(config: Any) -> Any:
     import lief
 
     from gplscan.errors import ObjectParseError
-    from gplscan.facts.elf import (
+    from gplscan.facts.elf import facts_from_reading
+    from gplscan.facts.elf_format import (
         GLOBAL_BINDINGS,
-        LABEL_PREFIXES,
         SHN_LORESERVE,
         STT_FILE,
         ElfReading,
         SectionHeader,
-        facts_from_reading,
         read_header,
         read_section_table,
     )
+    from gplscan.facts.kernel_exports import LABEL_PREFIXES
 
     def facts(path: Path, rel: PurePosixPath, data: bytes) -> Any:
         where = str(rel)

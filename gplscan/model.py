@@ -227,7 +227,7 @@ class ObjectFacts:
     comment: tuple[str, ...] = ()  # .comment strings (compiler identification)
     sha256: str = ""
     # (symbol, namespace) of exports with a non-empty namespace; exports (above) also come
-    # from .export_symbol records (objects of Linux >= 6.5), see gplscan/facts/elf.py
+    # from .export_symbol records (objects of Linux >= 6.5), see gplscan/facts/kernel_exports.py
     export_namespaces: tuple[tuple[str, str], ...] = ()
     # (DW_AT_name, DW_AT_comp_dir, DW_AT_producer) of each DWARF compile unit, in file order
     dwarf_units: tuple[tuple[str | None, str | None, str | None], ...] = ()

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from gplscan.errors import ObjectParseError
-from gplscan.facts import dwarf, elf
+from gplscan.facts import dwarf, elf, elf_format, kernel_exports
 from gplscan.facts.elf import object_facts, parse_modinfo
 from gplscan.model import ObjectFacts
 from tests.helpers import compile_object, need_tools
@@ -415,7 +415,7 @@ def test_every_export_encoding(encodings: dict[str, Path], name: str, reader: el
     exports, namespaces = EXPECTED_EXPORTS[name]
     assert facts.exports == exports
     assert facts.export_namespaces == namespaces
-    assert not any(s.startswith(elf.LABEL_PREFIXES) for s in facts.defined)
+    assert not any(s.startswith(kernel_exports.LABEL_PREFIXES) for s in facts.defined)
 
 
 def readelf_section_names(path: Path) -> dict[int, str]:
@@ -599,7 +599,7 @@ def test_relocations_through_pyelftools_give_the_same_units(
 ) -> None:
     """Machines without an entry in ABSOLUTE_RELOCATIONS are relocated by pyelftools."""
     expected = object_facts(debug_objects["linked"], PurePosixPath("linked.o")).dwarf_units
-    monkeypatch.setattr(elf, "ABSOLUTE_RELOCATIONS", {})
+    monkeypatch.setattr(dwarf, "ABSOLUTE_RELOCATIONS", {})
     facts = object_facts(debug_objects["linked"], PurePosixPath("linked.o"))
     assert facts.dwarf_error is None and facts.dwarf_units == expected
 
@@ -643,10 +643,12 @@ def test_malformed_dwarf_is_a_reason_not_a_lost_object(
 
 
 def test_compressed_dwarf_is_decompressed_within_limits() -> None:
-    header = elf.ElfHeader(64, "<", 1, 62)
+    header = elf_format.ElfHeader(64, "<", 1, 62)
     payload = zlib.compress(b"\0" * 4096)
     raw = struct.pack("<IIQQ", 1, 0, 4096, 1) + payload
-    section = elf.SectionHeader(".debug_info", 1, elf.SHF_COMPRESSED, 0, 0, len(raw), 0, 0, 0)
+    section = elf_format.SectionHeader(
+        ".debug_info", 1, elf_format.SHF_COMPRESSED, 0, 0, len(raw), 0, 0, 0
+    )
     assert dwarf._debug_contents(raw, "x.o", header, section) == b"\0" * 4096
     zstd = struct.pack("<IIQQ", 2, 0, 4096, 1) + payload
     with pytest.raises(ObjectParseError, match="compression type 2"):
@@ -680,8 +682,8 @@ def test_absolute_relocation_table_agrees_with_pyelftools() -> None:
     for machine_name, number in machines.items():
         assert enums.ENUM_E_MACHINE[machine_name] == number
     for machine, (enum, widths) in named.items():
-        assert elf.ABSOLUTE_RELOCATIONS[machine] == {enum[n]: w for n, w in widths.items()}
-    assert elf.ABSOLUTE_RELOCATIONS[243] == {1: 4, 2: 8}  # RISC-V psABI: R_RISCV_32, R_RISCV_64
+        assert dwarf.ABSOLUTE_RELOCATIONS[machine] == {enum[n]: w for n, w in widths.items()}
+    assert dwarf.ABSOLUTE_RELOCATIONS[243] == {1: 4, 2: 8}  # RISC-V psABI: R_RISCV_32, R_RISCV_64
 
 
 # --- both readers, and real modules ---------------------------------------------------------
@@ -840,18 +842,18 @@ def test_symbol_columns_in_the_other_byte_order(tmp_path: Path, bits: int) -> No
     src.write_text(SOURCE)
     obj = compile_object(src, tmp_path / "sample.o", *(("-m32",) if bits == 32 else ()))
     data = obj.read_bytes()
-    header = elf.read_header(data, "sample.o")
-    sections = elf.read_section_table(data, "sample.o", header)
-    (symtab,) = (s for s in sections if s.type == elf.SHT_SYMTAB)
-    table = elf.section_contents(data, "sample.o", symtab)
-    assert header.endian == elf._NATIVE == "<"  # gcc here builds for this x86 machine
+    header = elf_format.read_header(data, "sample.o")
+    sections = elf_format.read_section_table(data, "sample.o", header)
+    (symtab,) = (s for s in sections if s.type == elf_format.SHT_SYMTAB)
+    table = elf_format.section_contents(data, "sample.o", symtab)
+    assert header.endian == elf_format.NATIVE_ORDER == "<"  # gcc here builds for this x86 machine
     fields = "IBBHQQ" if bits == 64 else "IIIBBH"
     count = len(table) // struct.calcsize("<" + fields)
     swapped = b"".join(
         struct.pack(">" + fields, *row) for row in struct.iter_unpack("<" + fields, table)
     )
-    native = elf._symbol_columns(table, count, header)
-    unpacked = elf._symbol_columns(swapped, count, header._replace(endian=">"))
+    native = elf_format.symbol_columns(table, count, header)
+    unpacked = elf_format.symbol_columns(swapped, count, header._replace(endian=">"))
     as_lists = [list(column) for column in native], [list(column) for column in unpacked]
     assert as_lists[0] == as_lists[1]
     assert len(as_lists[0][0]) == count > 10
@@ -872,8 +874,8 @@ def test_section_names_that_are_not_ascii_are_read_as_readelf_reads_them(
     path = tmp_path / "names.o"
     subprocess.run(["as", "-o", str(path), str(source)], check=True)
     data = path.read_bytes()
-    header = elf.read_header(data, "names.o")
-    names = [s.name for s in elf.read_section_table(data, "names.o", header)]
+    header = elf_format.read_header(data, "names.o")
+    names = [s.name for s in elf_format.read_section_table(data, "names.o", header)]
     assert ".data.café" in names and ".data.raw\ufffd" in names
     shown = subprocess.run(
         ["readelf", "-SW", str(path)], capture_output=True, check=True

@@ -1,7 +1,7 @@
 """DWARF compile units of an ELF object: the source files it was built from, where and
 with what compiler (``DW_AT_name``, ``DW_AT_comp_dir``, ``DW_AT_producer``).
 
-Read with pyelftools from section bytes :mod:`gplscan.facts.elf` has bounds-checked, and
+Read with pyelftools from section bytes bounds-checked by :mod:`gplscan.facts.elf_format`, and
 that this module decompresses (bounded: ``SHF_COMPRESSED`` zlib/zstd, ``.zdebug``) and, in
 relocatable objects, relocates itself; a read that would cost more than its budget, or
 that fails, is a ``dwarf_error`` and the object keeps its other facts.
@@ -12,33 +12,64 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from gplscan.errors import ObjectParseError
-from gplscan.facts.elf import (
-    _DWARF_SECTIONS,
-    _UNIT_TAGS,
-    ABSOLUTE_RELOCATIONS,
-    DWARF_READ_FACTOR,
-    MAX_DWARF_ATTRIBUTES,
-    MAX_DWARF_SECTION,
-    MAX_DWARF_UNITS,
-    MAX_TOP_ENTRY_ATTRIBUTES,
+from gplscan.facts.elf_format import (
     SHF_COMPRESSED,
     SHT_REL,
     SHT_RELA,
     SHT_SYMTAB,
-    ZLIB_MAX_RATIO,
     ElfHeader,
     SectionHeader,
-    _machine_name,
+    machine_name,
     section_contents,
 )
+
+if TYPE_CHECKING:
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DWARFInfo
+
+MAX_DWARF_UNITS = 100_000
+# pyelftools' DWARF work is bounded by what it reads from the section streams (at most
+# DWARF_READ_FACTOR times their size plus a MiB, each read call counting one byte more),
+# by the abbreviation tables it parses (they do not overlap in a real file), and by the
+# attribute specifications of the top entries it decodes (some forms read nothing).
+DWARF_READ_FACTOR = 4
+MAX_DWARF_ATTRIBUTES = 1_000_000
+MAX_TOP_ENTRY_ATTRIBUTES = 256  # a compile unit's top entry has a dozen or two
+MAX_DWARF_SECTION = 1 << 30  # the most a compressed debug section may claim to expand to
+ZLIB_MAX_RATIO = 1100  # deflate cannot expand more than about 1032:1
+
+# Absolute data relocations (type: width in bytes) by e_machine: the kind every field read
+# here uses (unit headers' abbreviation offsets, string offsets). Others are left as they
+# are; machines not listed are relocated by pyelftools' own recipes.
+ABSOLUTE_RELOCATIONS: dict[int, dict[int, int]] = {
+    62: {1: 8, 10: 4, 11: 4},  # x86-64: R_X86_64_64, R_X86_64_32, R_X86_64_32S
+    3: {1: 4},  # i386: R_386_32
+    183: {257: 8, 258: 4},  # AArch64: R_AARCH64_ABS64, R_AARCH64_ABS32
+    40: {2: 4},  # ARM: R_ARM_ABS32
+    243: {1: 4, 2: 8},  # RISC-V: R_RISCV_32, R_RISCV_64
+    21: {38: 8, 1: 4},  # PowerPC64: R_PPC64_ADDR64, R_PPC64_ADDR32
+    20: {1: 4},  # PowerPC: R_PPC_ADDR32
+    22: {4: 4, 22: 8},  # s390: R_390_32, R_390_64
+    258: {1: 4, 2: 8},  # LoongArch: R_LARCH_32, R_LARCH_64
+}
+_DWARF_SECTIONS = (
+    ".debug_info",
+    ".debug_abbrev",
+    ".debug_str",
+    ".debug_line_str",
+    ".debug_str_offsets",
+    ".debug_addr",
+)
+_UNIT_TAGS = frozenset(("DW_TAG_compile_unit", "DW_TAG_partial_unit", "DW_TAG_skeleton_unit"))
+
+Unit = tuple[str | None, str | None, str | None]  # DW_AT_name, DW_AT_comp_dir, DW_AT_producer
 
 
 def dwarf_units(
     data: bytes, where: str, header: ElfHeader, sections: list[SectionHeader]
-) -> tuple[tuple[tuple[str | None, str | None, str | None], ...], str | None]:
+) -> tuple[tuple[Unit, ...], str | None]:
     """``(DW_AT_name, DW_AT_comp_dir, DW_AT_producer)`` of every compile unit, and why
     reading stopped early (None when it did not).
 
@@ -49,9 +80,7 @@ def dwarf_units(
     read (:class:`_BudgetedStream`), by the abbreviation tables it parses, by the
     attributes of the top entries it decodes, and by the number of units.
     """
-    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DwarfConfig, DWARFInfo
-
-    units: list[tuple[str | None, str | None, str | None]] = []
+    units: list[Unit] = []
     if not any(s.name == ".debug_info" for s in sections):
         return (), "DWARF in GNU .zdebug sections is not read"
     try:
@@ -60,72 +89,8 @@ def dwarf_units(
         for name in _DWARF_SECTIONS:
             if name in by_name:
                 contents[name] = _relocated(data, where, header, sections, by_name[name])
-        budget = _ReadBudget(DWARF_READ_FACTOR * sum(map(len, contents.values())) + (1 << 20))
-        streams: dict[str, DebugSectionDescriptor | None] = dict.fromkeys(_DWARF_SECTIONS)
-        for name, content in contents.items():
-            streams[name] = DebugSectionDescriptor(
-                _BudgetedStream(content, budget), name, None, len(content), 0
-            )
-        info = DWARFInfo(
-            config=DwarfConfig(
-                little_endian=header.endian == "<",
-                machine_arch=_machine_name(header.e_machine),
-                default_address_size=header.elfclass // 8,
-            ),
-            debug_info_sec=streams[".debug_info"],
-            debug_aranges_sec=None,
-            debug_abbrev_sec=streams[".debug_abbrev"],
-            debug_frame_sec=None,
-            eh_frame_sec=None,
-            debug_str_sec=streams[".debug_str"],
-            debug_loc_sec=None,
-            debug_ranges_sec=None,
-            debug_line_sec=None,
-            debug_pubtypes_sec=None,
-            debug_pubnames_sec=None,
-            debug_addr_sec=streams[".debug_addr"],
-            debug_str_offsets_sec=streams[".debug_str_offsets"],
-            debug_line_str_sec=streams[".debug_line_str"],
-            debug_loclists_sec=None,
-            debug_rnglists_sec=None,
-            debug_sup_sec=None,
-            gnu_debugaltlink_sec=None,
-            debug_types_sec=None,
-        )
-        abbrev = streams[".debug_abbrev"]
-        abbrev_limit = 2 * len(contents.get(".debug_abbrev", b"")) + (1 << 16)
-        tables: set[int] = set()
-        attributes = abbrev_read = 0
-        for seen, unit in enumerate(info.iter_CUs()):
-            if seen >= MAX_DWARF_UNITS:
-                return tuple(units), f"more than {MAX_DWARF_UNITS} DWARF units; the rest not read"
-            table = unit.get_abbrev_table()
-            offset = unit["debug_abbrev_offset"]
-            if abbrev is not None and offset not in tables:
-                tables.add(offset)
-                abbrev_read += max(abbrev.stream.tell() - offset, 0)
-                if abbrev_read > abbrev_limit:
-                    return tuple(units), "DWARF abbreviation tables overlap; the rest not read"
-            code = _uleb128(contents[".debug_info"], unit.cu_die_offset)
-            declaration = table.get_abbrev(code)
-            count = len(declaration["attr_spec"])
-            if count > MAX_TOP_ENTRY_ATTRIBUTES:
-                return tuple(units), f"a DWARF unit's top entry has {count} attributes"
-            attributes += count
-            if attributes > MAX_DWARF_ATTRIBUTES:
-                return tuple(units), (
-                    f"DWARF units' top entries hold more than {MAX_DWARF_ATTRIBUTES} "
-                    "attributes; the rest not read"
-                )
-            top = unit.get_top_DIE()
-            if top.tag in _UNIT_TAGS:
-                units.append(
-                    (
-                        _dwarf_text(top.attributes.get("DW_AT_name")),
-                        _dwarf_text(top.attributes.get("DW_AT_comp_dir")),
-                        _dwarf_text(top.attributes.get("DW_AT_producer")),
-                    )
-                )
+        stopped = _read_units(_dwarf_info(header, contents), contents, units)
+        return tuple(units), stopped
     except ObjectParseError as exc:
         return tuple(units), exc.reason
     except _TooCostly:
@@ -134,7 +99,84 @@ def dwarf_units(
         )
     except Exception as exc:  # pyelftools: DWARFError, ELFParseError, struct errors, ...
         return tuple(units), f"malformed DWARF: {type(exc).__name__}: {exc}"
-    return tuple(units), None
+
+
+def _dwarf_info(header: ElfHeader, contents: dict[str, bytes]) -> DWARFInfo:
+    """pyelftools' reader over the sections' bytes, every read charged to one budget."""
+    from elftools.dwarf.dwarfinfo import DebugSectionDescriptor, DwarfConfig, DWARFInfo
+
+    budget = _ReadBudget(DWARF_READ_FACTOR * sum(map(len, contents.values())) + (1 << 20))
+    streams: dict[str, DebugSectionDescriptor | None] = dict.fromkeys(_DWARF_SECTIONS)
+    for name, content in contents.items():
+        streams[name] = DebugSectionDescriptor(
+            _BudgetedStream(content, budget), name, None, len(content), 0
+        )
+    return DWARFInfo(
+        config=DwarfConfig(
+            little_endian=header.endian == "<",
+            machine_arch=machine_name(header.e_machine),
+            default_address_size=header.elfclass // 8,
+        ),
+        debug_info_sec=streams[".debug_info"],
+        debug_aranges_sec=None,
+        debug_abbrev_sec=streams[".debug_abbrev"],
+        debug_frame_sec=None,
+        eh_frame_sec=None,
+        debug_str_sec=streams[".debug_str"],
+        debug_loc_sec=None,
+        debug_ranges_sec=None,
+        debug_line_sec=None,
+        debug_pubtypes_sec=None,
+        debug_pubnames_sec=None,
+        debug_addr_sec=streams[".debug_addr"],
+        debug_str_offsets_sec=streams[".debug_str_offsets"],
+        debug_line_str_sec=streams[".debug_line_str"],
+        debug_loclists_sec=None,
+        debug_rnglists_sec=None,
+        debug_sup_sec=None,
+        gnu_debugaltlink_sec=None,
+        debug_types_sec=None,
+    )
+
+
+def _read_units(info: DWARFInfo, contents: dict[str, bytes], units: list[Unit]) -> str | None:
+    """Append the compile units' top-entry texts to ``units``; why reading stopped early
+    (None when it did not). Raises what pyelftools raises, and :class:`_TooCostly`."""
+    abbrev = info.debug_abbrev_sec
+    abbrev_limit = 2 * len(contents.get(".debug_abbrev", b"")) + (1 << 16)
+    tables: set[int] = set()
+    attributes = abbrev_read = 0
+    for seen, unit in enumerate(info.iter_CUs()):
+        if seen >= MAX_DWARF_UNITS:
+            return f"more than {MAX_DWARF_UNITS} DWARF units; the rest not read"
+        table = unit.get_abbrev_table()
+        offset = unit["debug_abbrev_offset"]
+        if abbrev is not None and offset not in tables:
+            tables.add(offset)
+            abbrev_read += max(abbrev.stream.tell() - offset, 0)
+            if abbrev_read > abbrev_limit:
+                return "DWARF abbreviation tables overlap; the rest not read"
+        code = _uleb128(contents[".debug_info"], unit.cu_die_offset)
+        declaration = table.get_abbrev(code)
+        count = len(declaration["attr_spec"])
+        if count > MAX_TOP_ENTRY_ATTRIBUTES:
+            return f"a DWARF unit's top entry has {count} attributes"
+        attributes += count
+        if attributes > MAX_DWARF_ATTRIBUTES:
+            return (
+                f"DWARF units' top entries hold more than {MAX_DWARF_ATTRIBUTES} "
+                "attributes; the rest not read"
+            )
+        top = unit.get_top_DIE()
+        if top.tag in _UNIT_TAGS:
+            units.append(
+                (
+                    _dwarf_text(top.attributes.get("DW_AT_name")),
+                    _dwarf_text(top.attributes.get("DW_AT_comp_dir")),
+                    _dwarf_text(top.attributes.get("DW_AT_producer")),
+                )
+            )
+    return None
 
 
 class _TooCostly(Exception):
