@@ -7,6 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -249,3 +253,50 @@ def test_several_at_a_time_start_with_the_largest(targets: list[Path]) -> None:
     assert pool_like.order != [t.shown for t in tasks]
     assert one_by_one.order == [t.shown for t in tasks]  # one at a time: as given
     assert [o.shown for o in outcomes] == [t.shown for t in tasks]  # reported as given
+
+
+def test_resume_after_an_interrupted_run_gives_the_complete_report(
+    targets: list[Path], tmp_path: Path
+) -> None:
+    """Ctrl-C in the middle of a fleet (one target stored, a large one being judged), then
+    ``--resume``: it judges only what was not finished, and its report is the report of a
+    run never interrupted."""
+    large = tmp_path / "large"
+    large.mkdir()
+    for n in range(3000):
+        (large / f"f{n}.c").write_text(
+            f"// SPDX-License-Identifier: GPL-2.0-only\nint f{n}(void) {{ return {n}; }}\n"
+        )
+    order = [targets[2], large, targets[0]]
+    cache = tmp_path / "cache"
+    args = ("audit", *map(str, order), "-j", "1", "--cache-dir", str(cache), "--resume")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
+    report = tmp_path / "fleet.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gplscan", *args, "--format", "json", "-q", "-o", str(report)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not list((cache / "fleet").rglob("*.json.gz")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not report.exists()  # no partial report
+    assert len(list((cache / "fleet").rglob("*.json.gz"))) == 1
+    code, resumed = _cli_json(*args)
+    assert [r["resumed"] for r in resumed["targets"]] == [True, False, False]
+    _, whole = _cli_json("audit", *map(str, order), "-j", "1", "--no-cache")
+    assert code == whole["summary"]["exit_code"] == 1
+    assert [_without_provenance(r) for r in resumed["reports"]] == [
+        _without_provenance(r) for r in whole["reports"]
+    ]
+    rows = [{k: v for k, v in r.items() if k not in ("seconds", "worker", "resumed")}
+            for r in resumed["targets"]]  # fmt: skip
+    assert rows == [
+        {k: v for k, v in r.items() if k not in ("seconds", "worker", "resumed")}
+        for r in whole["targets"]
+    ]
