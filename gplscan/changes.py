@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import PurePosixPath
 
+from gplscan.kernel_names import SOURCE_SUFFIXES
 from gplscan.model import Binary, FileKind, Gap
 
 # a change to one of these can change the verdict on any binary
@@ -39,7 +40,6 @@ WHOLE_TARGET_NAMES = frozenset(
     }
 )
 PRIMARY_BUILD_NAMES = frozenset({"Kbuild", "Makefile", "makefile", "GNUmakefile"})
-SOURCE_SUFFIXES = frozenset({".c", ".S", ".s", ".cc", ".cpp", ".cxx", ".rs"})
 # kinds whose change cannot alter a verdict by themselves (text nothing builds from)
 _INERT = frozenset({FileKind.OTHER, FileKind.LICENSE_TEXT, FileKind.DATA})
 

@@ -36,17 +36,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gplscan.errors import GplscanError
+from gplscan.errors import ConfigError
 from gplscan.model import Severity, Waiver
 from gplscan.resources import rules_dir
 from gplscan.run_record import shown_path
 
 CONFIG_NAMES = (".gplscan.toml", "gplscan.toml")
 FAIL_ON = ("error", "warning", "info", "never")
-
-
-class ConfigError(GplscanError):
-    """A configuration file that gplscan will not guess about."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,19 +14,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from gplscan.kernel_names import (
+    AR_MAGICS,
+    COMPRESSED_MAGICS,
+    ELF_MAGIC,
+    HEADER_SUFFIXES,
+    OBJECT_SUFFIXES,
+    SOURCE_SUFFIXES,
+)
 from gplscan.model import FileEntry, FileKind, ScanIssue
 
 SNIFF_BYTES = 8192
 
-ELF_MAGIC = b"\x7fELF"
-AR_MAGICS = (b"!<arch>\n", b"!<thin>\n")
-COMPRESSED_MAGICS = (b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd", b"\x1f\x8b")
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".gplscan-cache", "__pycache__"})
 
-SOURCE_SUFFIXES = frozenset({".c", ".S", ".s", ".cc", ".cpp", ".cxx", ".rs"})
-HEADER_SUFFIXES = frozenset({".h", ".hh", ".hpp"})
-OBJECT_SUFFIXES = frozenset({".o", ".ko", ".so", ".a"})
 BUILD_NAMES = frozenset(
     {
         "Makefile",

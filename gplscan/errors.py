@@ -30,3 +30,27 @@ class RuleError(GplscanError):
 
 class LicenseDataError(GplscanError):
     """``rules/licenses.yml`` is missing or malformed."""
+
+
+class ConfigError(GplscanError):
+    """A configuration file that gplscan will not guess about."""
+
+
+class ExampleError(GplscanError):
+    """An example tree cannot be found, copied or built; the message says why and what to do."""
+
+
+class KernelSymbolsError(GplscanError):
+    """``--kernel`` names something gplscan cannot read exports from."""
+
+
+class YamlTextError(ValueError):
+    """Text that is not a YAML document; the message is PyYAML's."""
+
+
+class SpdxError(ValueError):
+    """A tag whose expression does not parse; the message says why."""
+
+
+class FleetError(GplscanError):
+    """The fleet cannot run at all: no Dask installed, no scheduler at the address."""

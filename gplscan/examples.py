@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from gplscan.errors import GplscanError
+from gplscan.errors import ExampleError as ExampleError  # importers: gplscan.errors
 
 PRIVATE_DIR = "_private"
 BLOBS_FILE = "blobs.toml"
@@ -60,10 +60,6 @@ _BUILD_OUTPUTS: tuple[str, ...] = (
 
 _SUBPROCESS_TIMEOUT = 600
 _STDERR_TAIL_LINES = 20
-
-
-class ExampleError(GplscanError):
-    """An example tree cannot be found, copied or built; the message says why and what to do."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gplscan.errors import LicenseDataError
+from gplscan.errors import LicenseDataError, YamlTextError
 from gplscan.resources import rules_dir
-from gplscan.yamltext import YamlTextError, parse_yaml
+from gplscan.yamltext import parse_yaml
 
 CLOSED = "LicenseRef-closed"
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-
-class YamlTextError(ValueError):
-    """Text that is not a YAML document; the message is PyYAML's."""
+from gplscan.errors import YamlTextError as YamlTextError  # importers: gplscan.errors
 
 
 def parse_yaml(text: str) -> Any:

@@ -12,16 +12,14 @@ import functools
 import re
 from dataclasses import dataclass
 
+from gplscan.errors import SpdxError as SpdxError  # importers: gplscan.errors
+
 TAG = re.compile(r"SPDX-License-Identifier:[ \t]*(?P<expr>[^\n]*)")
 # what closes the comment the tag sits in, in the comment styles sources use
 _TRAILERS = re.compile(r"\s*(?:\*/|-->|\*\)|#\}|\]\]>?|\"\"\"|''')\s*$")
 _GNU_ID = re.compile(r"^(?P<base>(?:A|L)?GPL|GFDL|LGPLLR)-(?P<ver>\d\.\d)(?P<plus>\+)?$")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-:]*\+?")
 _OPERATORS = frozenset({"AND", "OR", "WITH", "and", "or", "with"})
-
-
-class SpdxError(ValueError):
-    """A tag whose expression does not parse; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)

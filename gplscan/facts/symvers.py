@@ -16,14 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple, TypeVar, overload
 
-from gplscan.errors import GplscanError
+from gplscan.errors import KernelSymbolsError
 from gplscan.model import Evidence
 
 _T = TypeVar("_T")
-
-
-class KernelSymbolsError(GplscanError):
-    """``--kernel`` names something gplscan cannot read exports from."""
 
 
 class KernelExport(NamedTuple):

@@ -30,17 +30,13 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from gplscan.errors import GplscanError
+from gplscan.errors import FleetError
 from gplscan.fleet.judge import Outcome, Task, judge
 from gplscan.process import EXIT_ERROR
 
 Work = Callable[[Task], Outcome]
 RETRIES = 2  # tries after the first, for a task that raised or whose worker was lost
 TIMEOUT = 3600.0  # seconds one target may run; a Linux tree takes ≈50 s cold on 2 cores
-
-
-class FleetError(GplscanError):
-    """The fleet cannot run at all: no Dask installed, no scheduler at the address."""
 
 
 def failed(task: Task, reason: str, seconds: float = 0.0) -> Outcome:
