@@ -661,6 +661,12 @@ class FactCache:
             os.close(self._lock)
             self._lock = None
 
+    def __enter__(self) -> FactCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _unseal(value: object, key: int) -> memoryview:
     """The marshalled blob of a stored value, when its seal (a CRC-32 under the database's
