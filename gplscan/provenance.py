@@ -4,6 +4,10 @@ An object is *closed* when no source in the tree accounts for it: no source of i
 compiled into it, and no source defines the symbols it defines. It is *unknown* when the
 tree holds neither a source nor the object itself (nothing can be said about its code), or
 when the object cannot be read. Every decision carries its reasons, in words.
+
+What every source defines is the costly fact here: ``facts.symbols`` reads it when first
+asked (in parallel, through the cache), for an object no source of its stem accounts for
+(:func:`_defined_in_sources`) or one checked against the source it names.
 """
 
 from __future__ import annotations
@@ -258,6 +262,7 @@ def _generated(
 def _from_source(
     member: MemberRef, src: PurePosixPath, facts: TreeFacts, built: ObjectFacts | None, how: str
 ) -> Component:
+    """A member compiled from ``src``: its license, and what its object defines and needs."""
     sf = facts.sources.get(src)
     evidence, reasons = license_evidence(sf)
     defined = frozenset(built.defined) if built else (sf.defines if sf else frozenset())

@@ -94,6 +94,8 @@ def _program_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
 def _module_binary(
     spec: ModuleSpec, facts: TreeFacts, moved: dict[str, list[PurePosixPath]]
 ) -> Binary:
+    """A module a Kbuild makefile plans (or a program a make rule links), with what it is made of
+    and its declared license; its ``.ko`` found where the package's make moved it."""
     if spec.program:
         return _program_binary(spec, facts)
     path = spec.directory / f"{spec.name}.ko"
@@ -178,6 +180,7 @@ def unaccounted_code(
 
 
 def _standalone_module(path: PurePosixPath, obj: ObjectFacts) -> Binary:
+    """A built module no build file describes: judged on its own ``.modinfo``."""
     declared, note = declared_license(path, obj, (), None)
     name = next((v.decode("utf-8", "replace") for v in obj.modinfo_values("name")), path.stem)
     return Binary(
@@ -186,6 +189,7 @@ def _standalone_module(path: PurePosixPath, obj: ObjectFacts) -> Binary:
 
 
 def _structure_edges(binary: Binary) -> Iterable[Edge]:
+    """The ``links`` edge to each component and the ``compiled-from`` edges to its sources."""
     for c in binary.components:
         yield Edge("links", str(binary.path), str(c.path), (c.linked_by,))
         for src in c.sources:

@@ -85,12 +85,14 @@ class _Providers:
                 self._local.setdefault(symbol, (path, shown, gpl))
 
     def from_kernel(self, symbol: str) -> Import:
+        """The kernel's export of ``symbol`` (Module.symvers), else ``unresolved``."""
         k = self._kernel.exports.get(symbol)
         if k is None:
             return Import(symbol, "unresolved", None, None, None)
         return Import(symbol, k.module, k.gpl_only, k.namespace, k.evidence)
 
     def provided(self, symbol: str) -> Import:
+        """The first binary of the target that exports ``symbol``, else the kernel."""
         local = self._local.get(symbol)
         if local is None:
             return self.from_kernel(symbol)
