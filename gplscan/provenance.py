@@ -17,6 +17,7 @@ import hashlib
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
+from gplscan.kernel_names import SHIPPED, object_stem
 from gplscan.model import (
     Component,
     CopyRule,
@@ -30,6 +31,8 @@ from gplscan.model import (
 )
 from gplscan.policy import CLOSED
 
+# the suffixes of a source an object may be compiled from, in the order they are tried
+# (kernel_names.SOURCE_SUFFIXES but for .cxx, which no Kbuild rule compiles)
 SOURCE_EXTENSIONS = (".c", ".S", ".s", ".cc", ".cpp", ".rs")
 
 
@@ -55,13 +58,6 @@ def license_evidence(sf: SourceFacts | None) -> tuple[tuple[Evidence, ...], tupl
     return (Evidence("spdx", why, sf.path),), (f"{sf.path}: {why}",)
 
 
-def object_stem(path: PurePosixPath) -> str | None:
-    """An object's path without its ``.o`` (``fs/ext4/inode.o`` -> ``fs/ext4/inode``), the
-    name its sources share but for their suffix; None for any other file."""
-    text = str(path)
-    return text.removesuffix(".o") if text.endswith(".o") else None
-
-
 def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Component:
     """Decide the origin of one member object of a binary.
 
@@ -69,7 +65,7 @@ def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Componen
     pattern rules; then Kbuild's implicit copy of ``<name>_shipped``; then the file itself.
     """
     path = member.path
-    stem = object_stem(path)
+    stem = object_stem(path) if path.name.endswith(".o") else None  # what its sources share
     built = facts.objects.get(path)
     exact = facts.copies.get(path)
     copy = exact
@@ -149,7 +145,7 @@ def _provider(
 ) -> tuple[PurePosixPath | None, str]:
     """The file an object is copied from, and how: the copy rule's source, Kbuild's
     ``<name>_shipped``, or the object itself when the target holds it."""
-    shipped = PurePosixPath(str(path) + "_shipped")
+    shipped = PurePosixPath(str(path) + SHIPPED)
     if copy is not None:
         how = (
             f"the rule at {copy.evidence.path}:{copy.evidence.line} copies {copy.source} to "
@@ -208,7 +204,7 @@ def _generated(
     name = member.path.name
     for ext in SOURCE_EXTENSIONS:
         src = PurePosixPath(stem + ext)
-        shipped = PurePosixPath(f"{src}_shipped")
+        shipped = PurePosixPath(f"{src}{SHIPPED}")
         if shipped in facts.files:
             how = (
                 f"Kbuild compiles {name} from {src.name}, which its rule $(obj)/%: "
@@ -422,9 +418,9 @@ def _closed_object(
     names = [n for n in obj.file_symbols if n.endswith(SOURCE_EXTENSIONS)]
     missing = [n for n in names if n not in facts.source_names]
     named = [provider.parent / n for n in names if provider.parent / n in facts.sources]
-    stem = object_stem(member.path)
-    by_stem = [PurePosixPath(stem + ext) for ext in (".c", ".S")] if stem is not None else []
-    named += [p for p in by_stem if p in facts.files and p not in named]
+    if member.path.name.endswith(".o"):  # the sources of its stem, by name
+        by_stem = [PurePosixPath(object_stem(member.path) + ext) for ext in (".c", ".S")]
+        named += [p for p in by_stem if p in facts.files and p not in named]
     expected = facts.symbols.defined_in(named[0]) if named else frozenset()
     if named:
         evidence.append(

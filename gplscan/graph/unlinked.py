@@ -14,8 +14,9 @@ from gplscan.facts import TreeFacts
 from gplscan.facts.source import symbol_lines
 from gplscan.graph.sources import ReadSource
 from gplscan.graph.ties import symbol_ties
+from gplscan.kernel_names import object_stem
 from gplscan.model import Binary, Component, Edge, Evidence, MemberRef, Origin, few
-from gplscan.provenance import account_for, object_stem
+from gplscan.provenance import account_for
 
 
 def account_for_every_object(
@@ -100,9 +101,8 @@ def _build_product(path: PurePosixPath, facts: TreeFacts) -> bool:
         return True
     if any(m.directory == path.parent and f"{m.name}.o" == name for m in facts.modules):
         return True
-    stem = object_stem(path)
-    if stem is not None and PurePosixPath(f"{stem}.mod") in facts.files:  # kbuild's <mod>.mod
-        return True
+    if name.endswith(".o") and PurePosixPath(f"{object_stem(path)}.mod") in facts.files:
+        return True  # Kbuild's <mod>.mod lists the members of <mod>.o
     record = path.parent / f".{name}.cmd"
     if record not in facts.files:
         return False
