@@ -632,18 +632,21 @@ def rules_markdown(loaded: Iterable[Rule]) -> str:
         "Generated from `rules/*.yaml` by `gplscan rules list --format md`; do not edit.\n\n",
         "| id | name | severity | title |\n|---|---|---|---|\n",
     ]
+    from gplscan.rules.vocabulary import fragment_text, reference, when_text
+
     rows = list(loaded)
     out.extend(
         f"| [{r.id}](#{r.id.lower()}) | `{r.name}` | {r.severity} | {r.title} |\n" for r in rows
     )
+    out.append("\n" + reference())
     for r in rows:
         out.append(f"\n## {r.id}\n\n**`{r.name}`** ({r.severity}): {r.title}\n\n")
         out.append(f"**In plain words.** {r.plain}\n\n**What to do.** {r.remedy}\n\n")
         out.append(f"**Why.** {r.why}\n\n**Message.** `{r.message}`\n\n")
-        out.append(f"**When.** predicate `{r.predicate}`")
-        if r.params:
-            out.append(" with " + ", ".join(f"`{k}` = `{v}`" for k, v in r.params))
-        out.append(f"; defined in `{r.source}`.\n")
+        out.append(f"**When.** {when_text(r)}; defined in `{r.source}`.\n")
+        out.extend(
+            f"\n**Fragment `{n}`.** " + fragment_text(cases) + "\n" for n, cases in r.fragments
+        )
         if r.references:
             out.append("\n**References.**\n\n" + "".join(f"- <{u}>\n" for u in r.references))
     return "".join(out)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from gplscan.model import SEVERITY_RANK, Binary, Finding, Rule, ScanResult, Severity, Waiver
+from gplscan.rules.fragments import Value, render
 from gplscan.rules.predicates import Match
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -108,15 +109,22 @@ class _Fields(dict[str, str]):
         return "unknown"
 
 
-def render_message(template: str, fields: Mapping[str, str]) -> str:
-    """Fill a rule's message template; a field the match lacks reads "unknown"."""
-    return string.Formatter().vformat(template, (), _Fields(fields))
+def render_message(
+    template: str,
+    fields: Mapping[str, Value],
+    fragments: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (),
+) -> str:
+    """Fill a rule's message template, its ``fragments`` wording the values that are
+    :class:`~gplscan.rules.fragments.Text`; a field the match lacks reads "unknown"."""
+    words = {name: dict(cases) for name, cases in fragments}
+    shown = {k: render(words, v) for k, v in fields.items()}
+    return string.Formatter().vformat(template, (), _Fields(shown))
 
 
 def make_finding(rule: Rule, binary: Binary | None, match: Match) -> Finding:
     """A finding about ``binary``, or about the whole target when it is None."""
     shown = str(binary.path) if binary is not None else None
-    fields = {"binary": shown or "the target", **match.fields}
+    fields: dict[str, Value] = {"binary": shown or "the target", **match.fields}
     return Finding(
         rule=rule.name,
         rule_id=rule.id,
@@ -126,7 +134,7 @@ def make_finding(rule: Rule, binary: Binary | None, match: Match) -> Finding:
         symbol=match.symbol,
         path=str(match.location.path),
         line=match.location.line,
-        message=render_message(rule.message, fields),
+        message=render_message(rule.message, fields, rule.fragments),
         evidence=match.evidence,
         fingerprint=fingerprint(rule.id, shown, match.object, match.symbol, match.content),
     )

@@ -496,6 +496,10 @@ class Rule:
     source: PurePosixPath
     plain: str = ""  # what it means, for a reader who is not an engineer
     remedy: str = ""  # what to do about it
+    # the words of the message that depend on the case: fragment -> ((case, template), ...)
+    fragments: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    bespoke: str = ""  # why the rule names a predicate instead of the when: vocabulary
+    fixtures: str = ""  # the directory of its violates/ and clean/ trees (fixtures/rules/ID)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,19 @@ def test_our_rules_load_and_validate() -> None:
         ("GPL008", "  params:\n    categories: [incompatible]\n", "", "missing param 'categories'"),
         ("GPL008", "({license})", "({licence})", "{licence}"),
         ("GPL001", "{binary} links", "{binary.name links", "not a valid template"),
+        # the when: vocabulary (the schema check names the word, the line is its line)
+        ("GPL001", "origin: closed", "orign: closed", "'orign'"),
+        ("GPL013", "origin: closed", "origin: shut", "'shut'"),
+        ("GPL001", "describe: [ties, gpl_code]", "describe: [ties, gpl]", "'gpl'"),
+        ("GPL011", "at: source", "at: sauce", "'sauce'"),
+        ("GPL004", "    - name: closed\n", "    - nam: closed\n", "'nam'"),
+        ("GPL011", "{source}, which has", "{license_text}, which has", "{license_text}"),
+        # fragments: unknown, missing, a case or placeholder the predicate does not word
+        ("GPL007", "  declared_text:", "  declard_text:", "'declard_text'"),
+        ("GPL001", 'some: ": {calls}"', 'some: ": {cals}"', "{cals}"),
+        ("GPL004", "    closed_many:", "    closed_lots:", "'closed_lots'"),
+        ("GPL005", "    after_nul:", "    after_null:", "'after_null'"),
+        ("GPL006", "consumers:           #", "users:               #", "'users'"),
     ],
 )
 def test_a_typo_fails_loading_with_file_and_line(
@@ -69,3 +82,40 @@ def test_the_checked_in_rule_reference_is_current() -> None:
     assert page.read_text() == rules_markdown(load_rules()), (
         "regenerate: gplscan rules list --format md > docs/rules.md"
     )
+
+
+@pytest.mark.parametrize("validate", [True, False])
+@pytest.mark.parametrize(
+    ("rule", "old", "new", "said"),
+    [
+        # a rule naming a predicate says why it is bespoke; a vocabulary rule is none
+        (
+            "GPL014",
+            "bespoke: >\n  It reports the SPDX parser's own diagnosis of a tag.\n",
+            "",
+            "'bespoke'",
+        ),
+        (
+            "GPL013",
+            "  each: component\n  component:\n    origin: closed\n",
+            "  predicate: malformed_license_tag\n",
+            "'bespoke'",
+        ),
+    ],
+)
+def test_bespoke_is_said_where_a_predicate_is_named(
+    tmp_path: Path, rule: str, old: str, new: str, said: str, validate: bool
+) -> None:
+    directory = _copy(tmp_path)
+    path = _edit(directory, rule, old, new)
+    with pytest.raises(RuleError, match=rf"{path.name}:\d+: .*{said}"):
+        load_rules(directory, validate=validate)
+
+
+def test_vocabulary_rules_say_when_in_the_reference() -> None:
+    from gplscan.cli import rules_markdown
+
+    page = rules_markdown(load_rules())
+    assert "**When.** each component where `origin: closed`; binary: `holds_gpl_code: true`" in page
+    assert "bespoke predicate `license_string_trick` (It reads the bytes" in page
+    assert "| component | `origin` | source / closed / unknown |" in page

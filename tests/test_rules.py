@@ -1,10 +1,10 @@
 """Every rule fires on its `violates` fixtures and stays quiet on its `clean` ones.
 
-A fixture directory holds `violates*/` and `clean*/` trees and a `fixture.toml`: which
-closed objects to compile into a tree (`blobs`, from `_blobs/` or, with `./`, from the tree
-itself), whether to build the tree's modules with minikbuild (`build`, headers from the
-Hyper-V example), whether to pass the stand-in kernel's Module.symvers (`kernel`), and what
-a tree must (not) yield.
+Each rule file names its fixture directory (`fixtures:`); the directory holds `violates*/`
+and `clean*/` trees and a `fixture.toml`: which closed objects to compile into a tree
+(`blobs`, from `_blobs/` or, with `./`, from the tree itself), whether to build the tree's
+modules with minikbuild (`build`, headers from the Hyper-V example), whether to pass the
+stand-in kernel's Module.symvers (`kernel`), and what a tree must (not) yield.
 """
 
 from __future__ import annotations
@@ -23,26 +23,29 @@ from gplscan.rules import load_rules
 from gplscan.scan import Options, run
 from tests.helpers import FIXTURES, compile_object, need_tools
 
-RULE_FIXTURES = FIXTURES / "rules"
+RULE_FIXTURES = FIXTURES / "rules"  # and the blobs and stand-in kernel the rules share
 RULES = {r.id: r for r in load_rules()}
 
 
+def _fixtures(rule_id: str) -> Path:
+    """The directory the rule file names (`fixtures:`, relative to the repository)."""
+    return FIXTURES.parent / RULES[rule_id].fixtures
+
+
 def _spec(rule_id: str) -> dict[str, Any]:
-    return tomllib.loads((RULE_FIXTURES / rule_id / "fixture.toml").read_text())
+    return tomllib.loads((_fixtures(rule_id) / "fixture.toml").read_text())
 
 
 def _trees(rule_id: str, kind: str) -> list[str]:
     return sorted(
-        p.name
-        for p in (RULE_FIXTURES / rule_id).iterdir()
-        if p.is_dir() and p.name.startswith(kind)
+        p.name for p in _fixtures(rule_id).iterdir() if p.is_dir() and p.name.startswith(kind)
     )
 
 
 def _build(rule_id: str, tree: str, tmp_path: Path) -> Path:
     spec = _spec(rule_id)
     dest = tmp_path / tree
-    shutil.copytree(RULE_FIXTURES / rule_id / tree, dest)
+    shutil.copytree(_fixtures(rule_id) / tree, dest)
     for output, source in spec.get(tree, {}).get("blobs", {}).items():
         origin = dest / source[2:] if source.startswith("./") else RULE_FIXTURES / "_blobs" / source
         compile_object(origin, dest / output)
@@ -82,7 +85,10 @@ def _params() -> list[Any]:
 
 
 def test_every_rule_has_both_fixtures() -> None:
-    for rule_id in RULES:
+    for rule_id, rule in RULES.items():
+        assert rule.fixtures and _fixtures(rule_id).is_dir(), (
+            f"{rule_id}: fixtures: {rule.fixtures}"
+        )
         assert _trees(rule_id, "violates"), f"{rule_id} lacks violates/"
         assert _trees(rule_id, "clean"), f"{rule_id} lacks clean/"
 
@@ -124,14 +130,12 @@ def test_other_rule_directories_are_checked_against_the_schema(tmp_path: Path) -
     assert {r.id for r in load_rules(copy)} == set(RULES)
     rule = copy / "GPL013-closed-object.yaml"
     rule.write_text(rule.read_text().replace("severity: info", "severity: dreadful"))
-    with pytest.raises(RuleError, match=r"GPL013-closed-object.yaml: severity: 'dreadful'"):
+    with pytest.raises(RuleError, match=r"GPL013-closed-object.yaml:4: severity: 'dreadful'"):
         load_rules(copy)
     # without the schema check, the checks beyond it still run
-    rule.write_text(
-        rule.read_text()
-        .replace("severity: dreadful", "severity: info")
-        .replace("predicate: ", "predicate: no_such_", 1)
-    )
+    rule.write_text(rule.read_text().replace("severity: dreadful", "severity: info"))
+    rule = copy / "GPL014-malformed-license-tag.yaml"
+    rule.write_text(rule.read_text().replace("predicate: ", "predicate: no_such_", 1))
     with pytest.raises(RuleError, match="unknown predicate 'no_such_"):
         load_rules(copy, validate=False)
 

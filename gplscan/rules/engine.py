@@ -6,12 +6,11 @@ from collections.abc import Iterable, Iterator
 
 from gplscan.model import Binary, Rule
 from gplscan.rules.predicates import (
-    MODULE_PREDICATES,
-    PREDICATES,
     TARGET_PREDICATES,
     Context,
     Match,
     is_module,
+    predicate_for,
 )
 
 
@@ -28,7 +27,7 @@ def evaluate(
         if whole is not None:
             yield from ((rule, b, m) for b, m in whole(ctx, params))
             continue
-        predicate = PREDICATES[rule.predicate]
-        for binary in modules if rule.predicate in MODULE_PREDICATES else binaries:
+        predicate, modules_only = predicate_for(rule)
+        for binary in modules if modules_only else binaries:
             for match in predicate(ctx, binary, params):
                 yield rule, binary, match

@@ -6,7 +6,11 @@ line, instead of a rule that never fires or a message that reads "unknown".
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from gplscan.rules.fragments import FragmentSpec
 
 # every match has these, whatever the predicate
 COMMON_FIELDS = frozenset({"binary"})
@@ -25,37 +29,52 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class Signature:
+    """What a bespoke predicate takes (``params``), provides to the message (``fields``)
+    and words through the rule file's fragments (``fragments``: name -> case ->
+    placeholders; see :mod:`gplscan.rules.fragments`)."""
+
     fields: frozenset[str]
     params: dict[str, Param] = field(default_factory=dict)
+    fragments: FragmentSpec = field(default_factory=dict)
 
 
-def _sig(fields: str, **params: Param) -> Signature:
-    return Signature(frozenset(fields.split()), dict(params))
+def _sig(fields: str, fragments: FragmentSpec | None = None, **params: Param) -> Signature:
+    return Signature(frozenset(fields.split()), dict(params), fragments or {})
+
+
+def _cases(**cases: str) -> dict[str, frozenset[str]]:
+    return {case: frozenset(placeholders.split()) for case, placeholders in cases.items()}
 
 
 SIGNATURES: dict[str, Signature] = {
-    "links_closed_object": _sig("object gpl_code ties"),
-    "links_incompatible_license": _sig("object license gpl_code"),
-    "declared_compatible_but_holds_closed": _sig("declared what"),
-    "license_string_trick": _sig("declared hidden"),
+    "license_string_trick": _sig(
+        "declared hidden", {"hidden": _cases(after_nul="text", after_name="name text")}
+    ),
     "declared_license_category": _sig(
         "declared_text license",
+        {
+            "declared_text": _cases(missing="", declared="declared"),
+            "license": _cases(none="", unknown=""),
+        },
         categories=Param(
             "list",
             frozenset({"proprietary", "incompatible", "unrecognized", "missing"}),
             required=True,
         ),
     ),
-    "source_without_license": _sig("object source"),
-    "closed_component": _sig("object"),
-    "gpl_only_imports_in_non_gpl": _sig("symbol provider declared"),
-    "gpl_module_imports_proprietary": _sig("provider symbols provider_license"),
+    "gpl_only_imports_in_non_gpl": _sig(
+        "symbol provider declared", {"declared": _cases(license="string", none="")}
+    ),
+    "gpl_module_imports_proprietary": _sig(
+        "provider symbols provider_license", {"provider_license": _cases(none="")}
+    ),
     "gpl_symbol_reexport": _sig(
-        "export calls consumers", without_consumer=Param("choice", SEVERITIES)
+        "export calls consumers",
+        {"consumers": _cases(proprietary="modules", others="count modules", none="")},
+        without_consumer=Param("choice", SEVERITIES),
     ),
     "object_source_mismatch": _sig("object source"),
     "malformed_license_tag": _sig("source error"),
-    "license_policy": _sig("object license denied"),
     "not_judged": _sig("subject reason"),
 }
 
@@ -86,20 +105,57 @@ def check_params(predicate: str, params: object) -> str | None:
     return None
 
 
-def check_placeholders(predicate: str, template: str) -> str | None:
-    """Why ``template`` uses a field the predicate does not provide, or None."""
+def check_placeholders(
+    provided: frozenset[str], template: str, who: str
+) -> tuple[str | None, frozenset[str]]:
+    """Why ``template`` uses a field ``who`` does not provide (or None), and the fields
+    it uses."""
     import string
 
-    provided = SIGNATURES[predicate].fields | COMMON_FIELDS
+    provided = provided | COMMON_FIELDS
     try:
         names = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
-        return f"the message is not a valid template: {exc}"
+        return f"the message is not a valid template: {exc}", frozenset()
     for name in names:
         base = name.split(".", 1)[0].split("[", 1)[0]
         if base not in provided:
             return (
-                f"the message uses {{{name}}}, which {predicate} does not provide "
+                f"the message uses {{{name}}}, which {who} does not provide "
                 f"(it provides: {', '.join(sorted(provided))})"
-            )
-    return None
+            ), frozenset()
+    return None, frozenset(n.split(".", 1)[0].split("[", 1)[0] for n in names)
+
+
+def check_rule(doc: Mapping[str, Any]) -> str | None:
+    """Why a rule document's ``when:``, ``message`` and ``fragments:`` do not fit together
+    (the offending word quoted, for the line), or None."""
+    from gplscan.rules import vocabulary
+    from gplscan.rules.fragments import check_fragments
+
+    when = doc["when"]
+    if vocabulary.is_vocabulary(when):
+        problem = vocabulary.check(when)
+        if problem is not None:
+            return problem
+        if "bespoke" in doc:
+            return "'bespoke' is for a rule whose when names a predicate"
+        sel = vocabulary.selection(when)
+        who, provided, spec = (
+            f"each {sel.each}",
+            vocabulary.provides(sel),
+            vocabulary.fragments(sel),
+        )
+    else:
+        who = when.get("predicate")
+        if who not in SIGNATURES:
+            known = ", ".join(sorted(SIGNATURES))
+            return f"unknown predicate {who!r} (known: {known}; or write when: in the vocabulary)"
+        if not doc.get("bespoke"):
+            return f"'bespoke' missing: a rule naming a predicate ({who}) says why it is one"
+        problem = check_params(who, when.get("params"))
+        if problem is not None:
+            return problem
+        provided, spec = SIGNATURES[who].fields, SIGNATURES[who].fragments
+    problem, used = check_placeholders(provided, doc["message"], who)
+    return problem or check_fragments(spec, used, doc.get("fragments"), who)
