@@ -40,16 +40,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.debian_archive import linux_source_tree
+from gplscan.facts.kernel_idioms import is_kernel_idiom_match
+from gplscan.facts.license_expr import combine_and
+from gplscan.facts.license_regions import license_regions
 from gplscan.facts.licenses import (
     APPROXIMATE_THRESHOLD,
     APPROXIMATE_THRESHOLD_NO_MATCH,
     Detector,
     LicenseDetection,
-    combine_and,
-    is_kernel_idiom_match,
-    license_regions,
-    spdx_expression,
 )
+from gplscan.facts.scancode_adapter import spdx_expression
 
 TAG = b"SPDX-License-Identifier"
 

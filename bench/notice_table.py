@@ -30,13 +30,9 @@ import yaml
 from bench.debian_archive import linux_source_tree
 from bench.license_agreement import same, untagged_files
 from gplscan.facts import notices
-from gplscan.facts.licenses import (
-    Detector,
-    LicenseDetection,
-    known_notices,
-    license_regions,
-    spdx_expression,
-)
+from gplscan.facts.license_regions import license_regions
+from gplscan.facts.licenses import Detector, LicenseDetection, known_notices
+from gplscan.facts.scancode_adapter import spdx_expression
 from gplscan.resources import rules_dir
 
 TABLE = rules_dir() / "notices.yml"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gplscan.facts.licenses import license_regions
+from gplscan.facts.license_regions import license_regions
 
 BOXED = b"""/* New Hydra driver using generic 8390 core */
 

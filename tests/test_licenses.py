@@ -23,18 +23,11 @@ except Exception as exc:  # ImportError, or ValueError from plugincode under plu
         allow_module_level=True,
     )
 
-from gplscan.facts.licenses import (
-    LICENSE_WORDS,
-    Detector,
-    LicenseDetection,
-    Region,
-    combine_and,
-    detect_licenses,
-    is_kernel_idiom,
-    is_kernel_idiom_match,
-    license_regions,
-    spdx_expression,
-)
+from gplscan.facts.kernel_idioms import is_kernel_idiom, is_kernel_idiom_match
+from gplscan.facts.license_expr import combine_and
+from gplscan.facts.license_regions import LICENSE_WORDS, Region, license_regions
+from gplscan.facts.licenses import Detector, LicenseDetection, detect_licenses
+from gplscan.facts.scancode_adapter import spdx_expression
 
 pytestmark = pytest.mark.scancode
 
@@ -244,7 +237,8 @@ def test_missing_scancode_is_reported_with_a_fix(tmp_path: Path) -> None:
         "import sys\n"
         "sys.modules['licensedcode'] = None  # as if scancode-toolkit were not installed\n"
         "from pathlib import Path\n"
-        "from gplscan.facts.licenses import LicenseDetectionUnavailable, detect_licenses\n"
+        "from gplscan.facts.licenses import detect_licenses\n"
+        "from gplscan.facts.scancode_adapter import LicenseDetectionUnavailable\n"
         "try:\n"
         f"    detect_licenses(Path({str(path)!r}))\n"
         "except LicenseDetectionUnavailable as exc:\n"
@@ -576,12 +570,12 @@ def test_narrowed_approximate_matching_finds_what_scancode_finds(text: str) -> N
     from licensedcode.cache import get_index
     from licensedcode.query import Query
 
-    from gplscan.facts.licenses import _Candidates
+    from gplscan.facts.scancode_adapter import CandidateRules
 
     index = get_index()
     plain = index.match_query(Query(query_string=text, idx=index, line_threshold=15))
     query = Query(query_string=text, idx=index, line_threshold=15)
-    narrowed_index = _Candidates(index).index_for(query)
+    narrowed_index = CandidateRules(index).index_for(query)
     assert len(narrowed_index.approx_matchable_rids) < len(index.approx_matchable_rids) / 2
     narrowed = narrowed_index.match_query(query)
     assert plain

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from gplscan.facts import notices
-from gplscan.facts.licenses import Detector, known_notices, license_regions
+from gplscan.facts.license_regions import license_regions
+from gplscan.facts.licenses import Detector, known_notices
 
 # drivers/hv/hv_kvp.c of Linux 6.1 (no SPDX tag): the notice scancode has as gpl-2.0_458
 HV_KVP_HEAD = """\
@@ -80,7 +81,8 @@ def test_the_table_does_not_import_scancode() -> None:
     code = textwrap.dedent(
         f"""
         import sys
-        from gplscan.facts.licenses import known_notices, license_regions
+        from gplscan.facts.license_regions import license_regions
+        from gplscan.facts.licenses import known_notices
         regions = license_regions({HV_KVP_HEAD.encode()!r})
         assert known_notices(regions).expression == "GPL-2.0-only"
         heavy = [m for m in sys.modules if m.split(".")[0] in ("licensedcode", "scancode")]

@@ -4,7 +4,7 @@ Two steps, so that scancode's index (≈4 s and ≈1.4 GB to load) is loaded onc
 when a file needs it:
 
 1. In a pool of forked processes: each file is read once and cut into its license-bearing
-   regions (:func:`~gplscan.facts.licenses.license_regions`); files without any, and files
+   regions (:func:`~gplscan.facts.license_regions.license_regions`); files without any, and files
    whose regions known notices explain (:func:`~gplscan.facts.licenses.known_notices`),
    are answered there.
 2. For the rest, this process loads the index and then forks ``jobs`` workers (fewer when
@@ -74,7 +74,7 @@ def _without_index(regions: tuple[Any, ...]) -> Detection | None:
 
 
 def _prepare(batch: list[tuple[PurePosixPath, str]]) -> list[_Prepared]:
-    from gplscan.facts.licenses import license_regions
+    from gplscan.facts.license_regions import license_regions
 
     out: list[_Prepared] = []
     for rel, abspath in batch:
@@ -119,7 +119,8 @@ class ScancodeDetector:
         return self._detector is not None and bool(self._detector.index_loaded)
 
     def _loaded(self) -> Any:
-        from gplscan.facts.licenses import Detector, LicenseDetectionUnavailable
+        from gplscan.facts.licenses import Detector
+        from gplscan.facts.scancode_adapter import LicenseDetectionUnavailable
 
         if self._detector is None:
             self._detector = Detector(notices=False)  # known notices were tried already
@@ -133,7 +134,7 @@ class ScancodeDetector:
 
     def __call__(self, path: Path) -> Detection:
         """One file (raises OSError when it cannot be read)."""
-        from gplscan.facts.licenses import license_regions
+        from gplscan.facts.license_regions import license_regions
 
         regions = license_regions(path.read_bytes())
         answered = _without_index(regions)
