@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from gplscan.facts.detection import FORK_AT, ScancodeDetector
+from gplscan.facts.detection import FORK_AT, ScancodeDetector, match_in_workers
 from gplscan.model import LicenseFinding
 from tests.test_licenses import REAL_FILES
 
@@ -69,7 +69,7 @@ def test_a_worker_that_dies_leaves_its_files_failed_with_a_reason() -> None:
     pending = [(PurePosixPath(f"f{i}.c"), None, ("region",), None) for i in range(60)]
     detections: dict[PurePosixPath, object] = {}
     failed: dict[PurePosixPath, str] = {}
-    ScancodeDetector._forked(  # the crash path of the pool itself
+    match_in_workers(  # the crash path of the pool itself
         _DiesOn("f7.c"),
         pending,
         2,

@@ -175,59 +175,62 @@ class ScancodeDetector:
                 detections[rel] = _as_detection(detector.detect_text(regions, name=rel.name))
                 progress("scancode", done, len(pending))
         else:
-            self._forked(detector, pending, workers, progress, detections, failed)
+            match_in_workers(detector, pending, workers, progress, detections, failed)
         return detections, failed, None
 
-    @staticmethod
-    def _forked(
-        detector: Any,
-        pending: Sequence[_Prepared],
-        jobs: int,
-        progress: Progress,
-        detections: dict[PurePosixPath, Detection],
-        failed: dict[PurePosixPath, str],
-    ) -> None:
-        import multiprocessing  # here: most runs fork no matcher
-        import queue as queue_module
 
-        context = multiprocessing.get_context("fork")
-        results = context.Queue()
-        # interleaved shares: files of one directory (often one license header) spread out
-        shares = [pending[i::jobs] for i in range(jobs)]
-        workers = [
-            context.Process(target=_match_share, args=(detector, share, results), daemon=True)
-            for share in shares
-        ]
+def match_in_workers(
+    detector: Any,
+    pending: Sequence[_Prepared],
+    jobs: int,
+    progress: Progress,
+    detections: dict[PurePosixPath, Detection],
+    failed: dict[PurePosixPath, str],
+) -> None:
+    """Match the regions of ``pending`` in ``jobs`` forked workers that share ``detector``'s
+    loaded index; put each file's detection in ``detections``, or why it has none in
+    ``failed`` (a worker that dies leaves its unfinished files failed with that reason)."""
+    import multiprocessing  # here: most runs fork no matcher
+    import queue as queue_module
+
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    # interleaved shares: files of one directory (often one license header) spread out
+    shares = [pending[i::jobs] for i in range(jobs)]
+    workers = [
+        context.Process(target=_match_share, args=(detector, share, results), daemon=True)
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    running = len(workers)
+    done = 0
+    try:
+        while running:
+            try:
+                message = results.get(timeout=_POLL_SECONDS)
+            except queue_module.Empty:
+                if all(not w.is_alive() for w in workers) and results.empty():
+                    break  # a worker died without saying so (killed, out of memory)
+                continue
+            if message is None:
+                running -= 1
+                continue
+            rel, detection, error = message
+            if detection is not None:
+                detections[rel] = detection
+            else:
+                failed[rel] = error
+            done += 1
+            progress("scancode", done, len(pending))
+    finally:
         for worker in workers:
-            worker.start()
-        running = len(workers)
-        done = 0
-        try:
-            while running:
-                try:
-                    message = results.get(timeout=_POLL_SECONDS)
-                except queue_module.Empty:
-                    if all(not w.is_alive() for w in workers) and results.empty():
-                        break  # a worker died without saying so (killed, out of memory)
-                    continue
-                if message is None:
-                    running -= 1
-                    continue
-                rel, detection, error = message
-                if detection is not None:
-                    detections[rel] = detection
-                else:
-                    failed[rel] = error
-                done += 1
-                progress("scancode", done, len(pending))
-        finally:
-            for worker in workers:
-                worker.join(timeout=5)
-                if worker.is_alive():
-                    worker.kill()
-            results.close()
-            with contextlib.suppress(Exception):
-                results.join_thread()
-        for rel, _, _, _ in pending:
-            if rel not in detections and rel not in failed:
-                failed[rel] = "license detection worker stopped before this file"
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.kill()
+        results.close()
+        with contextlib.suppress(Exception):
+            results.join_thread()
+    for rel, _, _, _ in pending:
+        if rel not in detections and rel not in failed:
+            failed[rel] = "license detection worker stopped before this file"
