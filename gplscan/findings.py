@@ -17,8 +17,17 @@ import string
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
-from gplscan.model import SEVERITY_RANK, Binary, Finding, Rule, ScanResult, Severity, Waiver
-from gplscan.rules.fragments import Value, render
+from gplscan.model import (
+    SEVERITY_RANK,
+    Binary,
+    Evidence,
+    Finding,
+    Rule,
+    ScanResult,
+    Severity,
+    Waiver,
+)
+from gplscan.rules.fragments import Said, Value, render
 from gplscan.rules.predicates import Match
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -121,6 +130,15 @@ def render_message(
     return string.Formatter().vformat(template, (), _Fields(shown))
 
 
+def _worded(
+    evidence: tuple[Evidence | Said, ...],
+    fragments: tuple[tuple[str, tuple[tuple[str, str], ...]], ...],
+) -> tuple[Evidence, ...]:
+    """The evidence, the links a predicate words through the rule's fragments worded."""
+    words = {name: dict(cases) for name, cases in fragments}
+    return tuple(e.worded(words) if isinstance(e, Said) else e for e in evidence)
+
+
 def make_finding(rule: Rule, binary: Binary | None, match: Match) -> Finding:
     """A finding about ``binary``, or about the whole target when it is None."""
     shown = str(binary.path) if binary is not None else None
@@ -135,7 +153,7 @@ def make_finding(rule: Rule, binary: Binary | None, match: Match) -> Finding:
         path=str(match.location.path),
         line=match.location.line,
         message=render_message(rule.message, fields, rule.fragments),
-        evidence=match.evidence,
+        evidence=_worded(match.evidence, rule.fragments),
         fingerprint=fingerprint(rule.id, shown, match.object, match.symbol, match.content),
     )
 

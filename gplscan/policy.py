@@ -92,8 +92,9 @@ class LicenseData:
 
     def policy_violations(
         self, expression: str | None, allow: tuple[str, ...] | None, deny: tuple[str, ...]
-    ) -> list[str]:
-        """Why an expression breaks a project's allow/deny lists ([] when it does not).
+    ) -> list[tuple[str, tuple[str, ...]]]:
+        """How an expression breaks a project's allow/deny lists ([] when it does not):
+        ``("denied", ids)`` and/or ``("not_allowed", ids)`` (the rule words them).
 
         Denied: every alternative it offers includes a denied id. Not allowed: no
         alternative is made only of allowed ids. (Code offered under GPL-2.0-only OR
@@ -104,9 +105,9 @@ class LicenseData:
             return []
         out = []
         if deny and self._all_alternatives(tree, frozenset(deny)):
-            out.append("denied: " + ", ".join(sorted(set(_keys(tree)) & set(deny))))
+            out.append(("denied", tuple(sorted(set(_keys(tree)) & set(deny)))))
         if allow is not None and not _some_alternative_within(tree, frozenset(allow)):
-            out.append("not allowed: " + ", ".join(sorted(set(_keys(tree)) - set(allow))))
+            out.append(("not_allowed", tuple(sorted(set(_keys(tree)) - set(allow)))))
         return out
 
     def gpl_ids(self, expression: str | None) -> frozenset[str]:

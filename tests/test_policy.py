@@ -77,10 +77,10 @@ def test_detected_proprietary_notices_beside_a_grant_are_set_aside(
 
 
 def test_allow_and_deny_lists_respect_alternatives() -> None:
-    assert DATA.policy_violations("CDDL-1.0", None, ("CDDL-1.0",)) == ["denied: CDDL-1.0"]
+    assert DATA.policy_violations("CDDL-1.0", None, ("CDDL-1.0",)) == [("denied", ("CDDL-1.0",))]
     assert DATA.policy_violations("GPL-2.0-only OR CDDL-1.0", None, ("CDDL-1.0",)) == []
     allow = ("GPL-2.0-only", "MIT")
     assert DATA.policy_violations("GPL-2.0-only OR Apache-2.0", allow, ()) == []
     assert DATA.policy_violations("GPL-2.0-only AND Apache-2.0", allow, ()) == [
-        "not allowed: Apache-2.0"
+        ("not_allowed", ("Apache-2.0",))
     ]

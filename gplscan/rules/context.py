@@ -25,7 +25,7 @@ from gplscan.model import (
     few,
 )
 from gplscan.policy import LicenseData
-from gplscan.rules.fragments import Text, Value
+from gplscan.rules.fragments import Said, Text, Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ class Match:
     location: Location
     object: str | None
     symbol: str | None
-    evidence: tuple[Evidence, ...]
+    evidence: tuple[Evidence | Said, ...]
     fields: Mapping[str, Value]  # see gplscan.rules.fragments
     severity: Severity | None = None  # when the rule's severity depends on the case
     content: str | None = None  # the offending object's content digest, for the fingerprint

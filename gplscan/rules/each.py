@@ -44,14 +44,17 @@ def _each_component(sel: Selection, ctx: Context, binary: Binary, _: object) -> 
             sel.binary["holds_gpl_code"] == "true"
         ):
             return
-    versions = _versions(ctx, binary) if "conflicts_with_gpl" in sel.component else frozenset()
+    wants_versions = sel.component.get("conflicts_with_gpl") == "binary-versions"
+    versions = _versions(ctx, binary) if wants_versions else frozenset()
     for c in chosen:
-        denied: list[str] = []
+        denied: list[tuple[str, tuple[str, ...]]] = []
         if not _against(sel.component, ctx, c, versions, denied):
             continue
         fields, evidence = _values(c), [*_component_evidence(c)]
-        if denied:
-            fields["denied"] = ", ".join(denied)
+        if denied:  # fragment "denied": per breach, the ids it names
+            fields["denied"] = tuple(
+                Text("denied", kind, {"licenses": ", ".join(ids)}) for kind, ids in denied
+            )
         for word in sel.describe:
             value, more = ties(ctx, binary, c) if word == "ties" else gpl
             fields[word] = value
@@ -70,7 +73,8 @@ def _each_component(sel: Selection, ctx: Context, binary: Binary, _: object) -> 
 def _each_module(sel: Selection, ctx: Context, binary: Binary, _: object) -> Iterator[Match]:
     if not _binary_holds(sel.binary, ctx, binary):
         return
-    versions = _versions(ctx, binary)
+    wants_versions = any(t.get("conflicts_with_gpl") == "binary-versions" for _, t in sel.holding)
+    versions = _versions(ctx, binary) if wants_versions else frozenset()
     found = []
     for name, test in sel.holding:
         held = [
@@ -119,7 +123,11 @@ def _holds(test: Mapping[str, str], ctx: Context, c: Component) -> bool:
 
 
 def _against(
-    test: Mapping[str, str], ctx: Context, c: Component, versions: frozenset[str], denied: list[str]
+    test: Mapping[str, str],
+    ctx: Context,
+    c: Component,
+    versions: frozenset[str],
+    denied: list[tuple[str, tuple[str, ...]]],
 ) -> bool:
     """The conditions on a component that depend on its binary or the project (``denied``
     receives what the policy denies)."""

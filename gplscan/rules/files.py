@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from gplscan.model import Binary, Component, Evidence, Location
 from gplscan.rules.context import Context, Match, few4, where
+from gplscan.rules.fragments import Said, Text
 
 
 def object_source_mismatch(
@@ -27,12 +28,22 @@ def object_source_mismatch(
             symbol=None,
             evidence=(
                 c.linked_by,
-                Evidence(
+                Said(
                     "symbol",
-                    f"{source} defines {few4(sorted(c.expected))}",
+                    Text(
+                        "evidence", "defines", {"file": source, "symbols": few4(sorted(c.expected))}
+                    ),
                     c.sources[0] if c.sources else None,
                 ),
-                Evidence("symbol", f"{c.file or c.path} defines {few4(sorted(c.defined))}", c.file),
+                Said(
+                    "symbol",
+                    Text(
+                        "evidence",
+                        "defines",
+                        {"file": str(c.file or c.path), "symbols": few4(sorted(c.defined))},
+                    ),
+                    c.file,
+                ),
             ),
             fields={"object": str(c.path), "source": source},
         )

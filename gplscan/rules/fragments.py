@@ -15,7 +15,8 @@ holds the words, one template per case (``str.format`` over the case's values)::
         back: "it calls back {symbols}"
 
 A value that is a tuple of :class:`Text` is each part rendered, joined by its fragment's
-``join``. Which fragments, cases and placeholders a predicate uses is part of its signature
+``join``. Evidence a predicate words itself is a :class:`Said`, from the fragment
+``evidence``. Which fragments, cases and placeholders a predicate uses is part of its signature
 (:mod:`gplscan.rules.signatures`): loading checks the rule file against it.
 """
 
@@ -24,6 +25,9 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from gplscan.model import Evidence
 
 JOIN = "join"  # the key of a fragment that is no case: how several parts are joined
 
@@ -43,6 +47,22 @@ class Text:
 
 
 Value = str | Text | tuple[Text, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A link of evidence a predicate words through its rule's fragment ``evidence``
+    (made :class:`~gplscan.model.Evidence` with :meth:`worded` when the finding is)."""
+
+    kind: str
+    text: Text
+    path: PurePosixPath | None = None
+
+    def worded(self, fragments: Fragments) -> Evidence:
+        return Evidence(self.kind, render(fragments, self.text), self.path)
+
+
+EVIDENCE = "evidence"  # the fragment of evidence lines: required whenever a predicate has one
 
 
 def render(fragments: Fragments, value: Value) -> str:
@@ -72,7 +92,7 @@ def check_fragments(
         if name not in spec:
             known = ", ".join(sorted(spec)) or "none"
             return f"unknown fragment {name!r} for {who} (its fragments: {known})"
-    wanted = _reached(spec, used)
+    wanted = _reached(spec, used | ({EVIDENCE} & set(spec)))
     for name in sorted(wanted):
         cases = given.get(name)
         if not isinstance(cases, dict):

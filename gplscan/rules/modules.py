@@ -19,7 +19,7 @@ from gplscan.rules.context import (
     declared_location,
     few4,
 )
-from gplscan.rules.fragments import Text
+from gplscan.rules.fragments import Said, Text, Value
 
 
 def license_string_trick(
@@ -169,9 +169,11 @@ def gpl_module_imports_proprietary(
                     # how it is imported (symbol table, or symbol_get at a line) when known
                     i.evidence
                     if i.evidence is not None and i.evidence.kind == "source"
-                    else Evidence(
+                    else Said(
                         "symbol",
-                        f"{i.symbol} is exported by {provider_path}",
+                        Text(
+                            "evidence", "exported", {"symbol": i.symbol, "provider": provider_path}
+                        ),
                         PurePosixPath(provider_path),
                     )
                     for i in imports
@@ -232,18 +234,19 @@ def gpl_symbol_reexport(
         else:
             used_by = Text("consumers", "none")
         site = ctx.export_sites.get(str(binary.path), {}).get(export)
-        how = "calls" if known is not None else "may call (no source to tell which)"
-        evidence = [
-            Evidence(
-                "symbol",
-                f"{export} is exported with EXPORT_SYMBOL by "
-                f"{binary.path} and {how} GPL-only {few4(list(calls))}",
-                binary.path,
-            )
+        how = "wraps" if known is not None else "may_wrap"  # no source to tell which
+        values: dict[str, Value] = {"export": export, "module": str(binary.path)}
+        values["calls"] = few4(list(calls))
+        evidence: list[Evidence | Said] = [
+            Said("symbol", Text("evidence", how, values), binary.path)
         ]
         evidence += [i.evidence for i in binary.imports if i.symbol in calls and i.evidence][:4]
         evidence += [
-            Evidence("symbol", f"{u} (not GPL-compatible) imports {export}", PurePosixPath(u))
+            Said(
+                "symbol",
+                Text("evidence", "imported", {"module": u, "export": export}),
+                PurePosixPath(u),
+            )
             for u in users
         ]
         yield Match(

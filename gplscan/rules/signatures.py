@@ -66,14 +66,25 @@ SIGNATURES: dict[str, Signature] = {
         "symbol provider declared", {"declared": _cases(license="string", none="")}
     ),
     "gpl_module_imports_proprietary": _sig(
-        "provider symbols provider_license", {"provider_license": _cases(none="")}
+        "provider symbols provider_license",
+        {
+            "provider_license": _cases(none=""),
+            "evidence": _cases(exported="symbol provider"),
+        },
     ),
     "gpl_symbol_reexport": _sig(
         "export calls consumers",
-        {"consumers": _cases(proprietary="modules", others="count modules", none="")},
+        {
+            "consumers": _cases(proprietary="modules", others="count modules", none=""),
+            "evidence": _cases(
+                wraps="export module calls",
+                may_wrap="export module calls",
+                imported="module export",
+            ),
+        },
         without_consumer=Param("choice", SEVERITIES),
     ),
-    "object_source_mismatch": _sig("object source"),
+    "object_source_mismatch": _sig("object source", {"evidence": _cases(defines="file symbols")}),
     "malformed_license_tag": _sig("source error"),
     "not_judged": _sig("subject reason"),
 }
