@@ -10,26 +10,20 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
-from gplscan.model import Binary, Evidence, MemberRef, few
+from gplscan.model import Binary, Evidence, MemberRef, ObjectFacts, few
 from gplscan.provenance import account_for
 
 
 def programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
     """Executables and shared objects found built in the target that no make rule
-    describes: binaries too. What they link statically comes from their symbols: each
-    relocatable object, and each static library member, of the tree whose every global
-    definition the program also defines is linked into it (the toolchain's own crt
-    objects are never counted). The composition
-    is known when those objects define everything the program defines but the toolchain's
-    start-up symbols; else it is not, and the report says so. DT_NEEDED names the shared
-    libraries it links dynamically."""
-    out = []
-    programs = [
+    describes: binaries too, each with what its symbols show it links (the toolchain's own
+    crt objects are never counted)."""
+    found = [
         (path, obj)
         for path, obj in sorted(facts.objects.items())
         if path not in described and not obj.is_module and obj.elf_type in ("EXEC", "DYN")
     ]
-    if not programs:
+    if not found:
         return []
     candidates = [
         (p, frozenset(o.defined))
@@ -37,47 +31,56 @@ def programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
         if o.elf_type == "REL" and not o.is_module and o.defined and not _toolchain(p)
     ]
     candidates += _archive_members(facts)
-    for path, obj in programs:
-        kind = "shared-object" if obj.elf_type == "DYN" and ".so" in path.name else "executable"
-        mine = frozenset(obj.defined)
-        matched = [(p, d) for p, d in candidates if d <= mine]
-        covered = frozenset().union(*(d for _, d in matched)) if matched else frozenset()
-        linked: list[tuple[PurePosixPath, frozenset[str]]] = []
-        for p, d in matched:  # an archive once, with what its linked members define
-            if linked and linked[-1][0] == p:
-                linked[-1] = (p, linked[-1][1] | d)
-            else:
-                linked.append((p, d))
-        components = tuple(
-            account_for(
-                MemberRef(
+    return [_program(path, obj, candidates, facts) for path, obj in found]
+
+
+def _program(
+    path: PurePosixPath,
+    obj: ObjectFacts,
+    candidates: list[tuple[PurePosixPath, frozenset[str]]],
+    facts: TreeFacts,
+) -> Binary:
+    """One program, linking each candidate object (or archive member) whose every global
+    definition it also defines. Its composition is known when those define everything it
+    defines but the toolchain's start-up symbols; else it is not, and the report says so.
+    DT_NEEDED names the shared libraries it links dynamically."""
+    kind = "shared-object" if obj.elf_type == "DYN" and ".so" in path.name else "executable"
+    mine = frozenset(obj.defined)
+    matched = [(p, d) for p, d in candidates if d <= mine]
+    covered = frozenset().union(*(d for _, d in matched)) if matched else frozenset()
+    linked: list[tuple[PurePosixPath, frozenset[str]]] = []
+    for p, d in matched:  # an archive once, with what its linked members define
+        if linked and linked[-1][0] == p:
+            linked[-1] = (p, linked[-1][1] | d)
+        else:
+            linked.append((p, d))
+    components = tuple(
+        account_for(
+            MemberRef(
+                p,
+                "symbols",
+                Evidence(
+                    "symbol",
+                    f"{path.name} defines every global symbol {p.name} defines "
+                    f"({few(sorted(d))}): the linker put it there",
                     p,
-                    "symbols",
-                    Evidence(
-                        "symbol",
-                        f"{path.name} defines every global symbol {p.name} defines "
-                        f"({few(sorted(d))}): the linker put it there",
-                        p,
-                    ),
                 ),
-                facts,
-            )
-            for p, d in linked
+            ),
+            facts,
         )
-        rest = sorted(s for s in mine - covered if not _startup_symbol(s))
-        out.append(
-            Binary(
-                path,
-                path.name,
-                kind,
-                None,
-                components,
-                None,
-                composition_known=bool(mine) and not rest,
-                needed=obj.needed,
-            )
-        )
-    return out
+        for p, d in linked
+    )
+    rest = sorted(s for s in mine - covered if not _startup_symbol(s))
+    return Binary(
+        path,
+        path.name,
+        kind,
+        None,
+        components,
+        None,
+        composition_known=bool(mine) and not rest,
+        needed=obj.needed,
+    )
 
 
 def _archive_members(facts: TreeFacts) -> list[tuple[PurePosixPath, frozenset[str]]]:
