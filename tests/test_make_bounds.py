@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gplscan.facts.kbuild import LIMITS, MakeLimits, read_kbuild
+from gplscan.facts.kbuild import read_kbuild
+from gplscan.facts.make import LIMITS, MakeLimits
 from gplscan.model import Gap, ScanIssue
 from gplscan.scan import Options, run
 from tests.helpers import REPO

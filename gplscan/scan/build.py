@@ -16,7 +16,8 @@ from pathlib import Path, PurePosixPath
 
 from gplscan.facts.collect import FileRecord
 from gplscan.facts.dkms import DkmsConf, read_dkms_conf
-from gplscan.facts.kbuild import apply_records, build_file_for, read_kbuild
+from gplscan.facts.kbuild import build_file_for, read_kbuild
+from gplscan.facts.kbuild_records import apply_records
 from gplscan.facts.kconfig import KconfigTypes
 from gplscan.model import (
     Binary,
