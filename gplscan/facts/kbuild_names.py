@@ -1,9 +1,10 @@
 """How Kbuild names what it builds from: the suffixes of objects (and of prebuilt objects
 shipped in their place) and of sources a rule compiles or a generator writes.
 
-``SOURCE_SUFFIXES`` is the build files' list; discovery (``gplscan.discover``, also
-``.cxx`` and ``.rs``) and provenance (``gplscan.provenance``, also ``.rs``) keep their own,
-each for what it judges."""
+``SOURCE_SUFFIXES`` is the list the build files' rules have always been read with; it is
+narrower than ``gplscan.kernel_names.SOURCE_SUFFIXES`` (which adds ``.cxx`` and ``.rs``):
+taking that one would make rules writing or compiling such files count as generators and
+compile rules, a change of output, left for a change of its own."""
 
 from __future__ import annotations
 
