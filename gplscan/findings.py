@@ -27,7 +27,7 @@ from gplscan.model import (
     Severity,
     Waiver,
 )
-from gplscan.rules.fragments import Said, Value, render
+from gplscan.rules.fragments import Said, Text, Value, render
 from gplscan.rules.predicates import Match
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -114,8 +114,15 @@ def _with_path(finding: Finding) -> Finding:
 
 
 class _Fields(dict[str, str]):
+    """A match's fields as words, each rendered when the template asks for it."""
+
+    def __init__(self, fields: Mapping[str, Value], words: Mapping[str, Mapping[str, str]]):
+        super().__init__()
+        self.fields, self.words = fields, words
+
     def __missing__(self, key: str) -> str:
-        return "unknown"
+        value = self.fields.get(key)
+        return "unknown" if value is None else render(self.words, value)
 
 
 def render_message(
@@ -126,8 +133,7 @@ def render_message(
     """Fill a rule's message template, its ``fragments`` wording the values that are
     :class:`~gplscan.rules.fragments.Text`; a field the match lacks reads "unknown"."""
     words = {name: dict(cases) for name, cases in fragments}
-    shown = {k: render(words, v) for k, v in fields.items()}
-    return string.Formatter().vformat(template, (), _Fields(shown))
+    return string.Formatter().vformat(template, (), _Fields(fields, words))
 
 
 def _worded(
@@ -142,7 +148,9 @@ def _worded(
 def make_finding(rule: Rule, binary: Binary | None, match: Match) -> Finding:
     """A finding about ``binary``, or about the whole target when it is None."""
     shown = str(binary.path) if binary is not None else None
-    fields: dict[str, Value] = {"binary": shown or "the target", **match.fields}
+    # a finding about the whole target words {binary} through the rule's fragment "binary"
+    about: Value = shown if shown is not None else Text("binary", "none")
+    fields: dict[str, Value] = {"binary": about, **match.fields}
     return Finding(
         rule=rule.name,
         rule_id=rule.id,

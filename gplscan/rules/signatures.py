@@ -86,7 +86,8 @@ SIGNATURES: dict[str, Signature] = {
     ),
     "object_source_mismatch": _sig("object source", {"evidence": _cases(defines="file symbols")}),
     "malformed_license_tag": _sig("source error"),
-    "not_judged": _sig("subject reason"),
+    # about the whole target: {binary}, when a message uses it, is the fragment binary's none
+    "not_judged": _sig("subject reason", {"binary": _cases(none="")}),
 }
 
 
