@@ -3,6 +3,12 @@
 Stdlib only. Every type is a frozen dataclass built once and never mutated; paths are
 relative to the scan target (``PurePosixPath``) so that results do not depend on where
 the tree was checked out.
+
+One module of more than 500 lines on purpose: it is the vocabulary every stage shares
+(the bottom layer of the import contract), declarations and small derived properties
+with no stage's logic in them, read section by section (source facts, object facts,
+build facts, link graph, rules and findings). How the cache stores them is not here but
+in :mod:`gplscan.facts.rows`.
 """
 
 from __future__ import annotations
@@ -236,59 +242,6 @@ class ObjectFacts:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ObjectFacts, tuple(getattr(self, f) for f in _OBJECT_FIELDS))
-
-    def to_row(self) -> tuple[Any, ...]:
-        """Every fact but the path, as plain values (what the cache stores, with marshal)."""
-        return (
-            self.elf_type,
-            self.machine,
-            self.defined,
-            self.undefined,
-            self.file_symbols,
-            self.modinfo,
-            self.exports,
-            self.comment,
-            self.sha256,
-            self.export_namespaces,
-            self.dwarf_units,
-            self.dwarf_error,
-            self.needed,
-        )
-
-    @classmethod
-    def from_row(cls, path: PurePosixPath, row: Sequence[Any]) -> ObjectFacts:
-        """The facts :meth:`to_row` gave, for the file at ``path``."""
-        (
-            elf_type,
-            machine,
-            defined,
-            undefined,
-            file_symbols,
-            modinfo,
-            exports,
-            comment,
-            sha256,
-            namespaces,
-            dwarf_units,
-            dwarf_error,
-            needed,
-        ) = row
-        return cls(
-            path,
-            elf_type,
-            machine,
-            defined,
-            undefined,
-            file_symbols,
-            modinfo,
-            exports,
-            comment,
-            sha256,
-            namespaces,
-            dwarf_units,
-            dwarf_error,
-            needed,
-        )
 
     def modinfo_values(self, key: str) -> tuple[bytes, ...]:
         return tuple(value for k, value in self.modinfo if k == key)

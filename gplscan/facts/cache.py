@@ -10,11 +10,12 @@ never reused):
 
 Values are never pickled: each kind of fact has a type, and is stored as the plain values
 (tuples, strings, numbers, bytes) marshal writes; reading a value back checks it against
-that type and builds the facts from it, so a row of another shape is a miss, never a
-crash and never a changed verdict. Each value is sealed with a CRC-32 under a random key
-of its database, so bytes this cache did not write (damaged, or put there by something
-else) never reach marshal, which trusts the sizes it reads. (The seal is no defence
-against someone who can write the cache directory: it is the user's own, mode 0700.)
+that type and builds the facts from it (:mod:`gplscan.facts.rows`), so a row of another
+shape is a miss, never a crash and never a changed verdict. Each value is sealed with a
+CRC-32 under a random key of its database, so bytes this cache did not write (damaged, or
+put there by something else) never reach marshal, which trusts the sizes it reads. (The
+seal is no defence against someone who can write the cache directory: it is the user's
+own, mode 0700.)
 A database that is not one this code wrote (another format, a corrupt file) is set aside
 and the scan goes on with a fresh one.
 
@@ -28,8 +29,6 @@ lock, so never under a run still using it.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import enum
 import fcntl
 import functools
 import hashlib
@@ -38,19 +37,19 @@ import os
 import sqlite3
 import sys
 import time
-import types
 import typing
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from gplscan import __version__
+from gplscan.facts.rows import Mismatch, codec, fact_kinds
 from gplscan.resources import rules_dir
 
 # the layout of the tables and of the values in them; a database whose stamp differs
 # (this, the gplscan version and the digest of the code) is not read
-FORMAT = 2
+FORMAT = 3  # 3: rows compiled from the dataclasses' fields (gplscan.facts.rows)
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
@@ -106,268 +105,6 @@ class Stat(NamedTuple):
     @classmethod
     def of(cls, st: os.stat_result) -> Stat:
         return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-
-
-# --- values: typed, plain, checked on the way back -----------------------------------------
-
-
-class Mismatch(Exception):
-    """A stored value that is not of the type its kind says (the row is a miss)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Codec:
-    """How values of one type are stored and read back.
-
-    ``encode`` makes the plain value marshal stores (None: the value is stored as it is);
-    ``decode`` checks a plain value read back and builds the typed value from it, raising
-    :class:`Mismatch` when it is of another shape.
-    """
-
-    encode: Callable[[Any], Any] | None
-    decode: Callable[[Any], Any]
-    # a tuple of scalars: the types its items may have, position by position
-    columns: tuple[frozenset[type], ...] | None = None
-
-    def dumps(self, value: Any) -> bytes:
-        return marshal.dumps(value if self.encode is None else self.encode(value))
-
-    def loads(self, blob: bytes | memoryview) -> Any:
-        """The value a marshalled blob holds; :class:`Mismatch` for anything else."""
-        try:
-            plain = marshal.loads(blob)
-        except (ValueError, EOFError, TypeError) as exc:
-            raise Mismatch(str(exc)) from exc
-        return self.decode(plain)
-
-
-_SCALARS = frozenset({str, int, bool, bytes, float, type(None)})
-
-
-def _is(kind: type) -> Callable[[Any], Any]:
-    def decode(value: Any) -> Any:
-        if type(value) is not kind:
-            raise Mismatch(f"{type(value).__name__}, not {kind.__name__}")
-        return value
-
-    return decode
-
-
-def _options(tp: Any) -> frozenset[type] | None:
-    """The scalar types a value of ``tp`` may have, when it is a scalar or a union of them."""
-    if tp is None:
-        return frozenset({type(None)})
-    if tp in _SCALARS:
-        return frozenset({tp})
-    if typing.get_origin(tp) in (typing.Union, types.UnionType):
-        found: set[type] = set()
-        for arg in typing.get_args(tp):
-            more = _options(arg)
-            if more is None:
-                return None
-            found |= more
-        return frozenset(found)
-    return None
-
-
-@functools.cache
-def codec(tp: Any) -> Codec:
-    """The codec of a type: scalars, ``X | None``, tuples (fixed or ``...``), frozensets,
-    ``PurePosixPath``, enums and dataclasses of these (by their type hints)."""
-    scalar = _options(tp)
-    if scalar is not None:
-        if len(scalar) == 1:
-            return Codec(None, _is(next(iter(scalar))))
-        return Codec(None, _one_of(scalar))
-    if tp is PurePosixPath:
-        return Codec(str, _path)
-    if isinstance(tp, type) and issubclass(tp, enum.Enum):
-        return Codec(_enum_value, _enum(tp))
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass(tp)
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        rest = [a for a in args if a is not type(None)]
-        if len(rest) == 1 and len(args) == 2:
-            return _optional(codec(rest[0]))
-    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return _homogeneous(codec(args[0]), args[0], tuple)
-    if origin is tuple:
-        return _fixed([codec(a) for a in args], [_options(a) for a in args])
-    if origin is frozenset and len(args) == 1:
-        return _homogeneous(codec(args[0]), args[0], frozenset)
-    raise TypeError(f"the cache cannot store values of type {tp!r}")
-
-
-def _one_of(kinds: frozenset[type]) -> Callable[[Any], Any]:
-    def decode(value: Any) -> Any:
-        if type(value) not in kinds:
-            raise Mismatch(f"unexpected {type(value).__name__}")
-        return value
-
-    return decode
-
-
-def _path(value: Any) -> PurePosixPath:
-    if type(value) is not str:
-        raise Mismatch(f"{type(value).__name__}, not a path")
-    return PurePosixPath(value)
-
-
-def _enum_value(value: enum.Enum) -> Any:
-    return value.value
-
-
-def _enum(kind: type[enum.Enum]) -> Callable[[Any], Any]:
-    def decode(value: Any) -> Any:
-        if type(value) not in _SCALARS:
-            raise Mismatch(f"{type(value).__name__}, not a {kind.__name__}")
-        try:
-            return kind(value)
-        except ValueError as exc:
-            raise Mismatch(str(exc)) from exc
-
-    return decode
-
-
-def _optional(inner: Codec) -> Codec:
-    encode = inner.encode
-
-    def decode(value: Any) -> Any:
-        return None if value is None else inner.decode(value)
-
-    if encode is None:
-        return Codec(None, decode)
-    return Codec(lambda v: None if v is None else encode(v), decode)
-
-
-def _homogeneous(inner: Codec, element: Any, container: Callable[[Any], Any]) -> Codec:
-    """``tuple[X, ...]`` or ``frozenset[X]`` (``container``: the type itself)."""
-    encode, check, columns = inner.encode, inner.decode, inner.columns
-    join: Callable[[Any], Any] | None = None
-    if element is str:
-        join = "".join
-    elif element is bytes:
-        join = b"".join
-
-    def decode(value: Any) -> Any:
-        if type(value) is not container:
-            raise Mismatch(f"{type(value).__name__}, not a {container}")
-        if join is not None:  # strings and bytes: checked at C speed
-            try:
-                join(value)
-            except TypeError as exc:
-                raise Mismatch(str(exc)) from exc
-            return value
-        if columns is not None:  # tuples of scalars: checked column by column, in C
-            if value and not (
-                set(map(type, value)) <= {tuple}
-                and set(map(len, value)) == {len(columns)}
-                and all(
-                    set(map(type, column)) <= kinds
-                    for column, kinds in zip(zip(*value, strict=True), columns, strict=True)
-                )
-            ):
-                raise Mismatch("tuples of other values")
-            return value
-        if encode is None:  # stored as it is: check each element, keep the container
-            for item in value:
-                check(item)
-            return value
-        return container(map(check, value))
-
-    if encode is None:
-        return Codec(None, decode)
-    return Codec(lambda v: container(map(encode, v)), decode)
-
-
-def _fixed(items: list[Codec], scalars: list[frozenset[type] | None]) -> Codec:
-    """``tuple[A, B, ...]``; a tuple of scalars is checked by the types of its items at once."""
-    size = len(items)
-    if all(s is not None for s in scalars):
-        signatures: set[tuple[type, ...]] = {()}
-        for options in scalars:
-            assert options is not None
-            signatures = {(*sig, t) for sig in signatures for t in options}
-        if len(signatures) <= 4096:
-            allowed = frozenset(signatures)
-
-            def by_signature(value: Any) -> Any:
-                if type(value) is not tuple or tuple(map(type, value)) not in allowed:
-                    raise Mismatch("a tuple of other values")
-                return value
-
-            return Codec(None, by_signature, tuple(typing.cast(list[frozenset[type]], scalars)))
-    decoders = [c.decode for c in items]
-    encoders = [c.encode for c in items]
-
-    def decode(value: Any) -> Any:
-        if type(value) is not tuple or len(value) != size:
-            raise Mismatch(f"not a tuple of {size}")
-        return tuple([d(v) for d, v in zip(decoders, value, strict=True)])
-
-    if all(e is None for e in encoders):
-        return Codec(None, decode)
-
-    def encode(value: Any) -> Any:
-        return tuple([v if e is None else e(v) for e, v in zip(encoders, value, strict=True)])
-
-    return Codec(encode, decode)
-
-
-def _dataclass(kind: type) -> Codec:
-    """A dataclass as the tuple of its fields, in order; built again by its constructor."""
-    hints = typing.get_type_hints(kind)
-    names = [f.name for f in dataclasses.fields(kind)]
-    fields = _fixed([codec(hints[n]) for n in names], [None] * len(names))
-    check = fields.decode
-    encode = fields.encode or (lambda v: v)
-
-    def decode(value: Any) -> Any:
-        return kind(*check(value))
-
-    return Codec(lambda obj: encode(tuple([getattr(obj, n) for n in names])), decode)
-
-
-def _document(value: Any) -> Any:
-    """A parsed YAML document: a mapping of plain values (dicts, lists, scalars), as
-    gplscan's rule and license files are; checked without recursion."""
-    if type(value) is not dict:
-        raise Mismatch(f"a {type(value).__name__}, not a mapping")
-    todo: list[Any] = [value]
-    while todo:
-        item = todo.pop()
-        kind = type(item)
-        if kind in _SCALARS:
-            continue
-        if kind is dict:
-            todo.extend(item.keys())
-            todo.extend(item.values())
-        elif kind is list:
-            todo.extend(item)
-        else:
-            raise Mismatch(f"a {kind.__name__} in a YAML document")
-    return value
-
-
-DOCUMENT = Codec(None, _document)
-
-
-@functools.cache
-def fact_kinds() -> dict[str, Codec]:
-    """The kinds of facts the cache keeps, each with its type."""
-    from gplscan.model import LicenseFinding, ObjectFacts, SourceFacts
-
-    hints = typing.get_type_hints(ObjectFacts)
-    # ObjectFacts.to_row: every field but the path, in order
-    row = tuple(hints[f.name] for f in dataclasses.fields(ObjectFacts)[1:])
-    return {
-        "object": codec(tuple.__class_getitem__(row)),
-        "source": codec(SourceFacts),
-        "defines": codec(frozenset[str]),
-        "license": codec(tuple[str | None, tuple[LicenseFinding, ...]]),
-        "yaml": DOCUMENT,
-    }
 
 
 # --- the database ------------------------------------------------------------------------
@@ -585,7 +322,8 @@ class FactCache:
 
     def put_encoded(self, kind: str, items: Mapping[str, bytes]) -> None:
         """Facts already encoded as ``put_facts`` would (for "object": the marshalled
-        :meth:`ObjectFacts.to_row`): workers encode them, the parent only stores them."""
+        ``OBJECT_ROW.encode`` of :mod:`gplscan.facts.rows`): workers encode them, the
+        parent only stores them."""
         if self._db is None or not items:
             return
         rows = [(d, kind, self._seal(v)) for d, v in items.items()]

@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from gplscan.discover import Candidate, sniff
 from gplscan.errors import ObjectParseError
@@ -33,11 +32,11 @@ from gplscan.facts.detection import (
 )
 from gplscan.facts.elf import object_facts
 from gplscan.facts.pool import Progress, R, iter_chunks, map_chunks
+from gplscan.facts.rows import OBJECT_ROW, flat_row
 from gplscan.facts.source import decode, defined_functions, read_tag, rebind, source_facts
 from gplscan.model import (
     FileEntry,
     FileKind,
-    Location,
     ObjectFacts,
     ScanIssue,
     SourceFacts,
@@ -55,41 +54,18 @@ class FileRecord:
     spdx_error: str | None = None
     object_error: str | None = None
 
-    def to_row(self) -> tuple[object, ...]:
-        """Plain values for the cache (fast to store and load, unlike pickled objects)."""
-        e, t = self.entry, self.spdx
-        return (
-            e.kind.value,
-            e.size,
-            e.note,
-            self.sha256,
-            t.raw if t else None,
-            t.expression if t else None,
-            t.at.line if t else None,
-            self.spdx_error,
-            self.object_error,
-        )
 
-    @classmethod
-    def from_row(cls, rel: PurePosixPath, row: Sequence[Any]) -> FileRecord:
-        kind, size, note, digest, raw, expression, line, spdx_error, object_error = row
-        tag = SpdxTag(expression, raw, Location(rel, line)) if raw is not None else None
-        return cls(
-            FileEntry(rel, FileKind(kind), size, note), digest, tag, spdx_error, object_error
-        )
-
-
-# What the cache keeps of a FileRecord (to_row): it reads back only rows of this shape
-RECORD_ROW = tuple[
-    str, int, str | None, str, str | None, str | None, int | None, str | None, str | None
-]
+# What the cache keeps of a FileRecord: its fields, the entry's and the tag's in their
+# place, paths left out (the row is stored under the file's path). Rows of another shape
+# are misses.
+RECORD = flat_row(FileRecord)
 
 
 # --- pass 1: every file -------------------------------------------------------------------
 
 # What pass 1 gives for one file, in the cache's own plain forms (cheap to send back from
 # a worker, and what the parent stores as they are): the record's row and the object
-# facts' row marshalled (see FileRecord.to_row, ObjectFacts.to_row); or why it failed.
+# facts' row marshalled (RECORD, rows.OBJECT_ROW); or why it failed.
 _Read1 = tuple["tuple[object, ...] | None", "bytes | None", "ScanIssue | None"]
 
 
@@ -127,7 +103,9 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
             reason = archive_damage(data)
             obj_error = f"a damaged archive: {reason}" if reason else None
         record = FileRecord(entry, digest, tag, tag_error, obj_error)
-        out.append((record.to_row(), marshal.dumps(obj.to_row()) if obj else None, None))
+        out.append(
+            (RECORD.encode(record), marshal.dumps(OBJECT_ROW.encode(obj)) if obj else None, None)
+        )
     return out
 
 
@@ -198,7 +176,7 @@ def read_all(
     progress: Progress,
 ) -> Pass1:
     """Pass 1 over every candidate file, through the cache."""
-    cached = cache.records(str(root), RECORD_ROW)
+    cached = cache.records(str(root), RECORD.shape)
     records: dict[PurePosixPath, FileRecord] = {}
     todo: list[tuple[PurePosixPath, str, int]] = []
     stats: dict[PurePosixPath, tuple[str, Stat]] = {}
@@ -209,7 +187,7 @@ def read_all(
         hit = cached.get(key)
         if hit is not None and hit[0] == stat:
             try:
-                records[c.path] = FileRecord.from_row(c.path, hit[1])
+                records[c.path] = RECORD.decode(c.path, hit[1])
                 continue
             except (ValueError, TypeError):  # a row this code cannot read: read the file
                 pass
@@ -221,9 +199,9 @@ def read_all(
     fresh_objects: dict[str, bytes] = {}
 
     def take(rel: PurePosixPath, row: tuple[object, ...], blob: bytes | None) -> None:
-        record = records[rel] = FileRecord.from_row(rel, row)
+        record = records[rel] = RECORD.decode(rel, row)
         if blob is not None:
-            objects[rel] = ObjectFacts.from_row(rel, marshal.loads(blob))
+            objects[rel] = OBJECT_ROW.decode(rel, marshal.loads(blob))
             fresh_objects[record.sha256] = blob
 
     # taken as each chunk arrives: the facts are made while the pool reads the rest
@@ -249,7 +227,7 @@ def read_all(
             row = found.get(digest)
             for rel in rels:
                 if row is not None:
-                    objects[rel] = ObjectFacts.from_row(rel, row)
+                    objects[rel] = OBJECT_ROW.decode(rel, row)
                 else:
                     missing.append((rel, str(root / rel), records[rel].entry.size))
         for (rel, _, _), (row, blob, issue) in zip(missing, _read_files(missing), strict=True):

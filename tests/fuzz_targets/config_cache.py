@@ -24,8 +24,9 @@ from typing import Any
 
 from gplscan import __version__
 from gplscan.config import Config, ConfigError, find_config, load_config
-from gplscan.facts.cache import FactCache, Stat, code_digest, fact_kinds
-from gplscan.facts.collect import RECORD_ROW, FileRecord
+from gplscan.facts.cache import FactCache, Stat, code_digest
+from gplscan.facts.collect import RECORD, FileRecord
+from gplscan.facts.rows import OBJECT_ROW, fact_kinds
 from gplscan.facts.source import rebind
 from gplscan.model import (
     ExportDecl,
@@ -134,8 +135,8 @@ def _seal(blob: bytes) -> bytes:
 def _row_seeds(scratch: Path) -> list[bytes]:
     kinds = fact_kinds()
     payloads = [
-        marshal.dumps(_RECORD.to_row()),
-        marshal.dumps(_OBJECT.to_row()),
+        marshal.dumps(RECORD.encode(_RECORD)),
+        marshal.dumps(OBJECT_ROW.encode(_OBJECT)),
         kinds["source"].dumps(_SOURCE),
         kinds["defines"].dumps(frozenset({"a", "b"})),
         kinds["license"].dumps(("MIT", (LicenseFinding("MIT", 1, 2, "r"),))),
@@ -185,7 +186,7 @@ def _run_row(data: bytes, scratch: Path) -> None:
         assert cache.enabled, cache.error
         cache._db.execute("PRAGMA synchronous=OFF")  # type: ignore[union-attr]  # as above
         if kind == "record":
-            rows = cache.records(str(scratch), RECORD_ROW)
+            rows = cache.records(str(scratch), RECORD.shape)
             for stat, row in rows.values():
                 assert isinstance(stat, Stat)
                 _check_record(row)
@@ -202,7 +203,7 @@ def _run_row(data: bytes, scratch: Path) -> None:
 
 def _check_record(row: Any) -> None:
     try:
-        record = FileRecord.from_row(PurePosixPath("f.c"), row)
+        record = RECORD.decode(PurePosixPath("f.c"), row)
     except ValueError:  # a kind no FileKind names: read_all takes it as a miss
         return
     assert isinstance(record.sha256, str) and isinstance(record.entry.size, int)
@@ -210,7 +211,7 @@ def _check_record(row: Any) -> None:
 
 def _check_fact(kind: str, value: Any) -> None:
     if kind == "object":
-        facts = ObjectFacts.from_row(PurePosixPath("x.o"), value)
+        facts = OBJECT_ROW.decode(PurePosixPath("x.o"), value)
         assert all(isinstance(s, str) for s in facts.defined + facts.undefined)
         assert all(isinstance(v, bytes) for _, v in facts.modinfo)
         facts.is_module  # noqa: B018 - reads every modinfo key

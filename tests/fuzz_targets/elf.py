@@ -11,6 +11,7 @@ from pathlib import Path, PurePosixPath
 
 from gplscan.errors import ObjectParseError
 from gplscan.facts.elf import object_facts, parse_modinfo
+from gplscan.facts.rows import OBJECT_ROW
 from tests.fuzz_targets import Target
 
 MODULE_C = """\
@@ -79,7 +80,7 @@ def read_elf(data: bytes, scratch: Path) -> None:
     except ObjectParseError as exc:
         assert exc.reason
         return
-    row = facts.to_row()
+    row = OBJECT_ROW.encode(facts)
     assert marshal.loads(marshal.dumps(row)) == row
     if facts.elf_type == "REL":
         assert facts.is_module, "a relocatable object named .ko is a module, read or not"
