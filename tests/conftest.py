@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import tempfile
@@ -11,6 +12,26 @@ from pathlib import Path
 import pytest
 
 from gplscan.examples import BUILD_TOOLS, example_names, prepare_example
+
+_SCANCODE: dict[str, str | None] = {}  # "missing": why scancode-toolkit cannot be imported
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``scancode`` skips, saying why, when scancode-toolkit cannot be
+    imported (checked once, when the first such test runs: never in the default run)."""
+    if item.get_closest_marker("scancode") is None:
+        return
+    if "missing" not in _SCANCODE:
+        try:
+            importlib.import_module("licensedcode.cache")
+            _SCANCODE["missing"] = None
+        except Exception as exc:  # ImportError, or ValueError from plugincode under pluggy 1.7
+            _SCANCODE["missing"] = (
+                f"scancode-toolkit cannot be imported ({type(exc).__name__}: {exc}); "
+                "install 'scancode-toolkit>=32.3' 'pluggy<1.7'"
+            )
+    if _SCANCODE["missing"] is not None:
+        pytest.skip(_SCANCODE["missing"])
 
 
 @pytest.fixture(scope="session", autouse=True)

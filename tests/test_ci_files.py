@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from tests.helpers import FIXTURES, REPO, compile_object, run_cli
 
@@ -34,19 +37,95 @@ def _hook_repo(tree: Path, dest: Path, commit: bool) -> Path:
     return dest
 
 
+def _hook() -> dict[str, Any]:
+    """The hook as the manifest declares it, checked as it is written: it runs on any
+    change (always_run, no file filter: an included objs.mk, a header or a blob of any name
+    can change a verdict), judges the whole repository, not the files passed to it, and
+    compares with the committed baseline."""
+    (hook,) = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "gplscan" and hook["pass_filenames"] is False
+    assert hook["always_run"] is True and "files" not in hook and "types" not in hook
+    assert hook["language"] == "python" and hook["require_serial"] is True
+    assert "--changed-since" in hook["entry"] and "--baseline" in hook["entry"]
+    return dict(hook)
+
+
+def _dodge_tree(clean_tree: Path, dest: Path) -> tuple[Path, str]:
+    """The clean twin with the network driver's objects listed in an included objs.mk."""
+    shutil.copytree(clean_tree, dest)
+    line = "hv_netvsc-y := netvsc_drv.o netvsc.o\n"
+    kbuild = dest / "Kbuild"
+    kbuild.write_text(kbuild.read_text().replace(line, "include $(src)/objs.mk\n"))
+    (dest / "objs.mk").write_text(line)
+    return dest, line
+
+
+def _stage_the_dodge(repo: Path, line: str) -> None:
+    """A new blob and an edit to the included objs.mk, staged: no .c, no Kbuild changed."""
+    (repo / "objs.mk").write_text(line + "hv_netvsc-y += fastpath.o\n")
+    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", repo / "fastpath.o_shipped")
+    subprocess.run(["git", "-C", str(repo), "add", "objs.mk", "fastpath.o_shipped"], check=True)
+
+
+def test_pre_commit_manifest_is_valid_and_its_entry_is_the_command() -> None:
+    """pre-commit's own manifest schema accepts the file, and the entry is gplscan's
+    console script with arguments its command line takes."""
+    from pre_commit.clientlib import load_manifest
+
+    hook = _hook()
+    (loaded,) = load_manifest(str(REPO / ".pre-commit-hooks.yaml"))
+    assert loaded["id"] == hook["id"] and loaded["entry"] == hook["entry"]
+    program, *args = shlex.split(hook["entry"])
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert program in scripts, "the entry runs a console script the package installs"
+    from gplscan.cli import cli
+
+    usage = CliRunner().invoke(cli, [*args, "--help"])
+    assert usage.exit_code == 0, usage.output
+
+
+def test_pre_commit_hook_entry_cannot_be_dodged(
+    built_examples: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the hook runs, run as pre-commit runs it (in the repository's root, on the
+    staged tree), in-process: a new repository with a closed object fails (the clean twin
+    passes), and in a committed clean tree, staging a new blob plus an edit to an included
+    objs.mk fails the commit (issue 15: "(no files to check) Skipped" before). The same
+    through pre-commit itself: test_pre_commit_hook_cannot_be_dodged (slow)."""
+    from gplscan.cli import cli
+
+    _, *args = shlex.split(_hook()["entry"])
+
+    def hook_run(repo: Path) -> tuple[int, str]:
+        monkeypatch.chdir(repo)
+        ran = CliRunner().invoke(cli, args)
+        return ran.exit_code, ran.output
+
+    closed = hook_run(
+        _hook_repo(built_examples["hyperv-2009"]["source"], tmp_path / "closed", False)
+    )
+    assert closed[0] == 1 and "gpl-links-closed-object" in closed[1], closed
+    clean_tree = built_examples["hyperv-2009-open"]["source"]
+    clean = hook_run(_hook_repo(clean_tree, tmp_path / "clean", False))
+    assert clean[0] == 0, clean
+    staging, line = _dodge_tree(clean_tree, tmp_path / "staging")
+    repo = _hook_repo(staging, tmp_path / "dodge", True)
+    assert hook_run(repo)[0] == 0, "nothing changed: passes"
+    _stage_the_dodge(repo, line)
+    dodge = hook_run(repo)
+    assert dodge[0] == 1 and "gpl-links-closed-object" in dodge[1], dodge
+
+
+@pytest.mark.slow
 def test_pre_commit_hook_cannot_be_dodged(built_examples: dict[str, Any], tmp_path: Path) -> None:
-    """The hook runs on any change and sees every input: a new repository with a closed
-    object fails (the clean twin passes), and in a committed clean tree, staging a new
-    blob plus an edit to an included objs.mk fails the commit (issue 15: "(no files to
-    check) Skipped" before)."""
+    """The hook, run by pre-commit itself (try-repo installs gplscan and every dependency
+    into a fresh store: minutes): a new repository with a closed object fails (the clean
+    twin passes), and in a committed clean tree, staging a new blob plus an edit to an
+    included objs.mk fails the commit (issue 15: "(no files to check) Skipped" before)."""
     pre_commit = shutil.which("pre-commit") or str(Path(os.sys.executable).with_name("pre-commit"))
     if not Path(pre_commit).exists():
         pytest.skip("pre-commit is not installed (it comes with the test extra)")
-    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
-    hook = hooks[0]
-    assert hook["id"] == "gplscan" and hook["pass_filenames"] is False
-    assert hook["always_run"] is True and "files" not in hook and "types" not in hook
-    assert "--changed-since" in hook["entry"] and "--baseline" in hook["entry"]
+    _hook()
     tracked = subprocess.run(
         ["git", "-C", str(REPO), "ls-files", ".pre-commit-hooks.yaml"],
         capture_output=True,
@@ -77,17 +156,10 @@ def test_pre_commit_hook_cannot_be_dodged(built_examples: dict[str, Any], tmp_pa
     assert clean.returncode == 0, clean.stdout[-2000:] + clean.stderr[-2000:]
 
     # the dodge: the network driver's objects listed in an included objs.mk
-    staging = tmp_path / "staging"
-    shutil.copytree(clean_tree, staging)
-    line = "hv_netvsc-y := netvsc_drv.o netvsc.o\n"
-    kbuild = staging / "Kbuild"
-    kbuild.write_text(kbuild.read_text().replace(line, "include $(src)/objs.mk\n"))
-    (staging / "objs.mk").write_text(line)
+    staging, line = _dodge_tree(clean_tree, tmp_path / "staging")
     repo = _hook_repo(staging, tmp_path / "dodge", True)
     assert hook_run(repo).returncode == 0, "nothing changed: passes"
-    (repo / "objs.mk").write_text(line + "hv_netvsc-y += fastpath.o\n")
-    compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", repo / "fastpath.o_shipped")
-    subprocess.run(["git", "-C", str(repo), "add", "objs.mk", "fastpath.o_shipped"], check=True)
+    _stage_the_dodge(repo, line)
     dodge = hook_run(repo)
     assert dodge.returncode == 1, dodge.stdout[-2000:] + dodge.stderr[-2000:]
     assert "Skipped" not in dodge.stdout and "gpl-links-closed-object" in dodge.stdout

@@ -1,12 +1,14 @@
-"""gplscan.facts.licenses against the real scancode-toolkit (no mocks).
+"""gplscan.facts.licenses against the real scancode-toolkit (no mocks), and the parts that
+need no scancode (regions, kernel idioms, combining expressions, the import discipline).
 
-All tests run in one process, so scancode's license index is loaded once (≈5-7 s) by the
-first test that needs it and shared by the rest.
+The tests marked ``scancode`` (an opt-in group: ``pytest -m scancode``) run in one
+process, so scancode's license index is loaded once (≈5-7 s) by the first test that needs
+it and shared by the rest; they skip when scancode-toolkit cannot be imported
+(tests/conftest.py). The others run in the default run.
 """
 
 from __future__ import annotations
 
-import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -14,22 +16,11 @@ from typing import Any
 
 import pytest
 
-try:
-    importlib.import_module("licensedcode.cache")
-except Exception as exc:  # ImportError, or ValueError from plugincode under pluggy 1.7
-    pytest.skip(
-        f"scancode-toolkit cannot be imported ({type(exc).__name__}: {exc}); "
-        "install 'scancode-toolkit>=32.3' 'pluggy<1.7'",
-        allow_module_level=True,
-    )
-
 from gplscan.facts.kernel_idioms import is_kernel_idiom, is_kernel_idiom_match
 from gplscan.facts.license_expr import combine_and
 from gplscan.facts.license_regions import LICENSE_WORDS, Region, license_regions
 from gplscan.facts.licenses import Detector, LicenseDetection, detect_licenses
 from gplscan.facts.scancode_adapter import spdx_expression
-
-pytestmark = pytest.mark.scancode
 
 GPL2_NOTICE_C = """\
 /*
@@ -111,6 +102,7 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
+@pytest.mark.scancode
 def test_gpl2_notice_without_tag(tmp_path: Path) -> None:
     result = detect_licenses(_write(tmp_path, "hv_helper.c", GPL2_NOTICE_C))
     assert result.expression is not None
@@ -126,6 +118,7 @@ def test_gpl2_notice_without_tag(tmp_path: Path) -> None:
     assert "free software" in match.matched_text
 
 
+@pytest.mark.scancode
 def test_remarks_about_gpl_only_symbols_are_no_license(tmp_path: Path) -> None:
     """NVIDIA's proprietary nv.c speaks of the kernel's GPL-only symbols in comments."""
     text = (
@@ -140,6 +133,7 @@ def test_remarks_about_gpl_only_symbols_are_no_license(tmp_path: Path) -> None:
     assert result.expression is not None and "GPL" not in result.expression, result
 
 
+@pytest.mark.scancode
 def test_mit_license_text(tmp_path: Path) -> None:
     result = detect_licenses(_write(tmp_path, "LICENSE", MIT_TEXT))
     assert result.expression == "MIT"
@@ -165,6 +159,7 @@ def test_binary_bytes(tmp_path: Path) -> None:
     assert detect_licenses(path) == LicenseDetection(expression=None, matches=())
 
 
+@pytest.mark.scancode
 def test_latin1_source_is_still_scanned(tmp_path: Path) -> None:
     path = tmp_path / "old.c"
     path.write_bytes(("/* (C) 1999 Jos\xe9 */\n" + GPL2_NOTICE_C).encode("latin-1"))
@@ -483,6 +478,7 @@ REAL_FILES = {
 }
 
 
+@pytest.mark.scancode
 @pytest.mark.parametrize("name", sorted(REAL_FILES))
 def test_agrees_with_scancode_full_detection(tmp_path: Path, name: str) -> None:
     path = _write(tmp_path, name, REAL_FILES[name])
@@ -493,6 +489,7 @@ def test_agrees_with_scancode_full_detection(tmp_path: Path, name: str) -> None:
     assert [(m.start_line, m.end_line) for m in result.matches] == expected_lines
 
 
+@pytest.mark.scancode
 def test_variant_text_goes_through_approximate_matching(tmp_path: Path) -> None:
     detector = Detector(notices=False)  # scancode's matchers, even for a known notice
     result = detector.detect_file(_write(tmp_path, "variant.c", REAL_FILES["variant.c"]))
@@ -504,6 +501,7 @@ def test_variant_text_goes_through_approximate_matching(tmp_path: Path) -> None:
     assert detector.matcher_calls == 2
 
 
+@pytest.mark.scancode
 def test_pieces_of_one_notice_go_through_approximate_matching(tmp_path: Path) -> None:
     # exactly: "licensed under the GNU LGPL" (LGPL-2.0-or-later) + "GNU LGPL 2.1" (LGPL-2.1-only)
     detector = Detector()
@@ -512,6 +510,7 @@ def test_pieces_of_one_notice_go_through_approximate_matching(tmp_path: Path) ->
     assert detector.approximate_calls == 1
 
 
+@pytest.mark.scancode
 def test_identical_regions_are_matched_once(tmp_path: Path) -> None:
     detector = Detector(notices=False)  # scancode's matchers, even for a known notice
     notice = _c_comment(
@@ -537,6 +536,7 @@ def test_identical_regions_are_matched_once(tmp_path: Path) -> None:
     assert other.matches[0].matched_text == result.matches[0].matched_text
 
 
+@pytest.mark.scancode
 def test_region_text_is_used_as_given() -> None:
     detector = Detector()
     region = Region(start_line=10, end_line=11, text="Licensed under the MIT license.\n")
@@ -565,6 +565,7 @@ def _match_key(m: Any) -> tuple[Any, ...]:
     return (m.rule.identifier, tuple(m.qspan), tuple(m.ispan), m.score(), m.start_line, m.end_line)
 
 
+@pytest.mark.scancode
 @pytest.mark.parametrize("text", VARIANT_TEXTS)
 def test_narrowed_approximate_matching_finds_what_scancode_finds(text: str) -> None:
     from licensedcode.cache import get_index
@@ -582,6 +583,7 @@ def test_narrowed_approximate_matching_finds_what_scancode_finds(text: str) -> N
     assert [_match_key(m) for m in narrowed] == [_match_key(m) for m in plain]
 
 
+@pytest.mark.scancode
 @pytest.mark.parametrize("text", [*VARIANT_TEXTS, "[1] Licensed under the GPL [see COPYING]\n"])
 def test_remembered_texts_are_scancodes_texts(text: str) -> None:
     from licensedcode.cache import get_index
