@@ -101,7 +101,12 @@ def test_single_target_reports_as_before(targets: list[Path], alone: Any) -> Non
     assert report["provenance"]["command"][:2] == ["gplscan", "audit"]
 
 
-@pytest.mark.parametrize("where", ["in-process", "pool", "cluster"])
+# the Dask cluster's variants are in the slow group (a LocalCluster of two worker
+# processes takes seconds to start and stop); the local pool's run by default
+ON_A_CLUSTER = pytest.param("cluster", marks=pytest.mark.slow)
+
+
+@pytest.mark.parametrize("where", ["in-process", "pool", ON_A_CLUSTER])
 def test_fleet_judges_each_target_as_alone(
     where: str, targets: list[Path], alone: Any, request: pytest.FixtureRequest
 ) -> None:
@@ -133,40 +138,46 @@ def _tasks(targets: list[Path]) -> list[Task]:
     )
 
 
+@pytest.mark.parametrize("where", ["pool", ON_A_CLUSTER])
 def test_killed_worker_gives_the_same_result_after_its_retry(
-    targets: list[Path], cluster: Any
+    where: str, targets: list[Path], request: pytest.FixtureRequest
 ) -> None:
+    """A worker killed in the middle of a target: the target is judged again (a cluster
+    retries it; a local pool's broken pool is replaced), with the report of a run
+    where nothing died."""
     tasks = _tasks(targets)
     expected = [json.loads(o.report or "null") for o in engines.InProcess().run(tasks)]
     marker = kill_marker(targets[0])
     marker.touch()
-    cluster_engine = engines.DaskCluster(cluster.scheduler_address, work=judge_or_die)
-    outcomes = fleet.run(tasks, cluster_engine, None, resume=False)
+    if where == "cluster":
+        address = request.getfixturevalue("cluster").scheduler_address
+        engine: Any = engines.DaskCluster(address, work=judge_or_die)
+    else:
+        engine = engines.LocalPool(2, work=judge_or_die)
+    outcomes = fleet.run(tasks, engine, None, resume=False)
     assert not marker.exists()  # the worker was killed once
+    assert [o.exit_code for o in outcomes] == [1, 0, 0]
     for outcome, report in zip(outcomes, expected, strict=True):
         assert outcome.error is None
         got = json.loads(outcome.report or "null")
         assert _without_provenance(got) == _without_provenance(report)
-    marker.touch()  # the same on a local pool: its broken pool is replaced
-    outcomes = fleet.run(tasks, engines.LocalPool(2, work=judge_or_die), None, resume=False)
-    assert not marker.exists()
-    assert [o.exit_code for o in outcomes] == [1, 0, 0]
-    assert all(o.error is None for o in outcomes)
 
 
+@pytest.mark.parametrize("where", ["pool", ON_A_CLUSTER])
 def test_a_target_past_its_time_is_reported_not_waited_on(
-    targets: list[Path], cluster: Any, tmp_path: Path
+    where: str, targets: list[Path], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     slow = tmp_path / "slow"
     shutil.copytree(targets[2], slow)
     tasks = _tasks([targets[2], slow])
-    for engine in (
-        engines.LocalPool(2, timeout=1.5, work=judge_slowly),
-        engines.DaskCluster(cluster.scheduler_address, timeout=1.5, work=judge_slowly),
-    ):
-        fast, stuck = fleet.run(tasks, engine, None, resume=False)
-        assert fast.error is None and fast.exit_code == 0
-        assert stuck.exit_code == 2 and "not judged within 1.5 s" in (stuck.error or "")
+    if where == "cluster":
+        address = request.getfixturevalue("cluster").scheduler_address
+        engine: Any = engines.DaskCluster(address, timeout=1.5, work=judge_slowly)
+    else:
+        engine = engines.LocalPool(2, timeout=1.5, work=judge_slowly)
+    fast, stuck = fleet.run(tasks, engine, None, resume=False)
+    assert fast.error is None and fast.exit_code == 0
+    assert stuck.exit_code == 2 and "not judged within 1.5 s" in (stuck.error or "")
 
 
 def test_resume_redoes_only_what_changed(targets: list[Path], tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 damaged copies of real inputs. Each input must end as facts or as a reported issue,
 within the time budget, never as a traceback and never dropped silently.
 
-Each target (``tests/fuzz_targets/``) runs ``GPLSCAN_FUZZ_EXAMPLES`` inputs (default 400;
-derandomized, so a CI failure reproduces); ``bench/fuzz.py --minutes N`` is the long run.
+Each target (``tests/fuzz_targets/``) runs ``GPLSCAN_FUZZ_EXAMPLES`` inputs (default 50,
+what the default test run affords; ``.ci/run`` runs 400; derandomized, so a CI failure
+reproduces); ``bench/fuzz.py --minutes N`` is the long run.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 from tests.fuzz_targets import Target, all_targets, mutate
 
 TARGETS = {t.name: t for t in all_targets()}
-EXAMPLES = int(os.environ.get("GPLSCAN_FUZZ_EXAMPLES", "400"))
+EXAMPLES = int(os.environ.get("GPLSCAN_FUZZ_EXAMPLES", "50"))
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -59,17 +61,23 @@ def test_parallel_and_serial_agree(tmp_path: Path) -> None:
     assert len(serial.binaries[0].components) == 150
 
 
-def _scan_json(args: tuple[str, str]) -> str:
-    tree, cache = args
-    proc = run_cli("audit", tree, "--format", "json", "--cache-dir", cache, "-q")
-    return proc.stdout
-
-
 def test_concurrent_runs_share_one_cache(tmp_path: Path) -> None:
+    """Three gplscan processes started together on one tree and one cache directory."""
     tree = _tree(tmp_path / "t")
     cache = tmp_path / "cache"
-    with multiprocessing.get_context("spawn").Pool(3) as pool:
-        outputs = pool.map(_scan_json, [(str(tree), str(cache))] * 3)
+    args = ["audit", str(tree), "--format", "json", "--cache-dir", str(cache), "-q"]
+    env = dict(os.environ, COLUMNS="200")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gplscan", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
     reports = [json.loads(o) for o in outputs]
     assert all(r["complete"] for r in reports)
     assert len({json.dumps(r["binaries"]) for r in reports}) == 1

@@ -17,6 +17,7 @@ import termios
 from pathlib import Path, PurePosixPath
 
 import pytest
+from click.testing import CliRunner
 
 from gplscan.model import (
     Binary,
@@ -270,13 +271,13 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gplscan", *args],
-        capture_output=True,
-        text=True,
-        env=_env(**env),
-        timeout=300,
-    )
+    """The command line run in-process (click's runner), its output going to something
+    that is not a terminal, as a pipe is; NO_COLOR and FORCE_COLOR unset unless given."""
+    from gplscan.cli import cli
+
+    unset: dict[str, str | None] = {"NO_COLOR": None, "FORCE_COLOR": None}
+    ran = CliRunner().invoke(cli, list(args), env={**unset, **env})
+    return subprocess.CompletedProcess(list(args), ran.exit_code, ran.stdout, ran.stderr)
 
 
 def test_rules_list_wraps_at_word_boundaries() -> None:
