@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from gplscan.facts.cache import Mismatch, fact_kinds
 from gplscan.facts.elf import parse_modinfo
 from gplscan.facts.kbuild import read_kbuild
-from gplscan.facts.licenses import combine_and
+from gplscan.facts.license_expr import combine_and
 from gplscan.facts.spdx import normalize
 from gplscan.facts.symvers import parse_symvers
 from gplscan.model import LicenseFinding, ObjectFacts, ScanIssue, SourceFacts
