@@ -22,10 +22,9 @@ from gplscan.model import (
     Location,
     Origin,
     Severity,
-    few,
 )
 from gplscan.policy import LicenseData
-from gplscan.rules.fragments import Said, Text, Value
+from gplscan.rules.fragments import Few, Said, Text, Value
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +181,9 @@ def _symbols(edge: Edge) -> list[str]:
     return [ev.text.split()[0] for ev in edge.evidence if ev.kind == "symbol" and ev.text]
 
 
-def few4(names: list[str]) -> str:
-    """The first four names, then how many more."""
-    return few(names, 4)
+def few4(names: list[str]) -> Few:
+    """The first four names, then how many more (as the rule's fragment ``more`` says)."""
+    return Few(tuple(names), 4)
 
 
 def closed_evidence(c: Component) -> list[Evidence]:

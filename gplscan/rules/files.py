@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from gplscan.model import Binary, Component, Evidence, Location
 from gplscan.rules.context import Context, Match, few4, where
-from gplscan.rules.fragments import Said, Text
+from gplscan.rules.fragments import Said, Text, Value
 
 
 def object_source_mismatch(
@@ -21,7 +21,7 @@ def object_source_mismatch(
     for c in binary.components:
         if not c.defined or not c.expected or c.defined & c.expected or _renamed(c):
             continue
-        source = str(c.named_source) if c.named_source else "?"
+        source: Value = str(c.named_source) if c.named_source else Text("source", "unknown")
         yield Match(
             location=where(c.linked_by),
             object=str(c.path),

@@ -15,7 +15,8 @@ holds the words, one template per case (``str.format`` over the case's values)::
         back: "it calls back {symbols}"
 
 A value that is a tuple of :class:`Text` is each part rendered, joined by its fragment's
-``join``. Evidence a predicate words itself is a :class:`Said`, from the fragment
+``join``; a :class:`Few` is a list of names, the first few shown, then the fragment
+``more``. Evidence a predicate words itself is a :class:`Said`, from the fragment
 ``evidence``. Which fragments, cases and placeholders a predicate uses is part of its signature
 (:mod:`gplscan.rules.signatures`): loading checks the rule file against it.
 """
@@ -46,7 +47,16 @@ class Text:
     values: Mapping[str, Value] = field(default_factory=dict)
 
 
-Value = str | Text | tuple[Text, ...]
+@dataclass(frozen=True, slots=True)
+class Few:
+    """Names: the first ``limit`` shown, then how many more, as the rule's fragment
+    ``more`` (case ``some``, with ``{count}``) words it."""
+
+    names: tuple[str, ...]
+    limit: int = 4
+
+
+Value = str | Text | Few | tuple[Text, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +72,21 @@ class Said:
         return Evidence(self.kind, render(fragments, self.text), self.path)
 
 
-EVIDENCE = "evidence"  # the fragment of evidence lines: required whenever a predicate has one
+# fragments a predicate words whatever the message shows: its evidence lines, and what
+# follows the first names of a list (required whenever the predicate has them)
+ALWAYS = frozenset({"evidence", "more"})
 
 
 def render(fragments: Fragments, value: Value) -> str:
     """The words of ``value``: a string as it is, a :class:`Text` by its rule's template."""
     if isinstance(value, str):
         return value
+    if isinstance(value, Few):
+        shown = ", ".join(value.names[: value.limit])
+        more = len(value.names) - value.limit
+        if more > 0:
+            shown += render(fragments, Text("more", "some", {"count": str(more)}))
+        return shown
     if isinstance(value, tuple):
         if not value:
             return ""
@@ -92,7 +110,7 @@ def check_fragments(
         if name not in spec:
             known = ", ".join(sorted(spec)) or "none"
             return f"unknown fragment {name!r} for {who} (its fragments: {known})"
-    wanted = _reached(spec, used | ({EVIDENCE} & set(spec)))
+    wanted = _reached(spec, used | (ALWAYS & set(spec)))
     for name in sorted(wanted):
         cases = given.get(name)
         if not isinstance(cases, dict):

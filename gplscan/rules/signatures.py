@@ -46,6 +46,8 @@ def _cases(**cases: str) -> dict[str, frozenset[str]]:
     return {case: frozenset(placeholders.split()) for case, placeholders in cases.items()}
 
 
+MORE = _cases(some="count")  # after the first names of a list (gplscan.rules.fragments.Few)
+
 SIGNATURES: dict[str, Signature] = {
     "license_string_trick": _sig(
         "declared hidden", {"hidden": _cases(after_nul="text", after_name="name text")}
@@ -70,6 +72,7 @@ SIGNATURES: dict[str, Signature] = {
         {
             "provider_license": _cases(none=""),
             "evidence": _cases(exported="symbol provider"),
+            "more": MORE,
         },
     ),
     "gpl_symbol_reexport": _sig(
@@ -81,10 +84,18 @@ SIGNATURES: dict[str, Signature] = {
                 may_wrap="export module calls",
                 imported="module export",
             ),
+            "more": MORE,
         },
         without_consumer=Param("choice", SEVERITIES),
     ),
-    "object_source_mismatch": _sig("object source", {"evidence": _cases(defines="file symbols")}),
+    "object_source_mismatch": _sig(
+        "object source",
+        {
+            "source": _cases(unknown=""),
+            "evidence": _cases(defines="file symbols"),
+            "more": MORE,
+        },
+    ),
     "malformed_license_tag": _sig("source error"),
     # about the whole target: {binary}, when a message uses it, is the fragment binary's none
     "not_judged": _sig("subject reason", {"binary": _cases(none="")}),

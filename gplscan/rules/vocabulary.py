@@ -199,6 +199,7 @@ def fragments(sel: Selection) -> FragmentSpec:
     if "ties" in sel.describe:
         spec["ties"] = {"none": frozenset(), "some": frozenset({"calls"})}
         spec["calls"] = {"into": frozenset({"symbols"}), "back": frozenset({"symbols"})}
+        spec["more"] = {"some": frozenset({"count"})}
     if "denied_by_policy" in sel.component:
         spec["denied"] = {"denied": frozenset({"licenses"}), "not_allowed": frozenset({"licenses"})}
     if "gpl_code" in sel.describe:
