@@ -22,11 +22,10 @@ input that can change a verdict:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from enum import StrEnum
 from pathlib import PurePosixPath
 
 from gplscan.kernel_names import SOURCE_SUFFIXES
-from gplscan.model import Binary, FileKind, Gap
+from gplscan.model import Binary, FileKind, Gap, Scope
 
 # a change to one of these can change the verdict on any binary
 WHOLE_TARGET_NAMES = frozenset(
@@ -42,12 +41,6 @@ WHOLE_TARGET_NAMES = frozenset(
 PRIMARY_BUILD_NAMES = frozenset({"Kbuild", "Makefile", "makefile", "GNUmakefile"})
 # kinds whose change cannot alter a verdict by themselves (text nothing builds from)
 _INERT = frozenset({FileKind.OTHER, FileKind.LICENSE_TEXT, FileKind.DATA})
-
-
-class Scope(StrEnum):
-    ALL = "all"  # judge the whole target: the change can affect every binary
-    NARROW = "narrow"  # read only the touched directories' build files
-    WIDE = "wide"  # read every build file, judge the binaries whose inputs changed
 
 
 def scope_of(changed: Iterable[PurePosixPath], kinds: Mapping[PurePosixPath, FileKind]) -> Scope:

@@ -522,6 +522,39 @@ class Provenance:
     input_size: int | None = None
 
 
+class Scope(StrEnum):
+    """Which binaries a ``--changed-since`` run judges (gplscan/changes.py decides)."""
+
+    ALL = "all"  # judge the whole target: the change can affect every binary
+    NARROW = "narrow"  # read only the touched directories' build files
+    WIDE = "wide"  # read every build file, judge the binaries whose inputs changed
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeStats:
+    """What a ``--changed-since`` run was asked to judge."""
+
+    since: str | None  # the revision; None: the changed files were given
+    files: int  # how many files changed
+    scope: Scope
+
+
+@dataclass(frozen=True, slots=True)
+class ScanStats:
+    """The scan's own facts: how it ran, not what it found (the reporters format them)."""
+
+    jobs: int
+    files: int  # files in the target
+    files_read: int  # files opened in this run (the rest came from the cache)
+    detected: int  # untagged files in scope whose license was detected
+    scancode_loaded: bool  # whether scancode's index was loaded (a warm cache needs none)
+    symbol_index_read: bool  # whether any source's function definitions were read
+    kernel_exports: int  # the kernel exports imports were resolved against
+    kernel_source: str  # where those came from, or why there are none
+    seconds: float
+    changed: ChangeStats | None = None  # a --changed-since run
+
+
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     """Everything a reporter needs; reporters see this and nothing else."""
@@ -541,7 +574,7 @@ class ScanResult:
     object_count: int = 0
     inventory: tuple[FileLicense, ...] = ()
     inventory_scope: str = "binaries"  # "binaries": what can reach a binary; "all": every file
-    facts: tuple[tuple[str, str], ...] = ()  # the scan's own facts: jobs, cache, timings
+    stats: ScanStats | None = None  # the scan's own facts: jobs, cache, timings
     baseline: tuple[Finding, ...] = ()  # findings a baseline already holds (do not fail)
     waived: tuple[tuple[Finding, Waiver], ...] = ()  # findings a waiver accepts
     expired_waivers: tuple[Waiver, ...] = ()  # no longer applied: their findings count again

@@ -26,6 +26,7 @@ from gplscan import __version__
 from gplscan.facts.cache import FactCache, code_digest
 from gplscan.model import ScanResult
 from gplscan.report import json as json_report
+from gplscan.report.stats import stat_lines
 from gplscan.scan import Options, run
 from tests.helpers import compile_object, need_tools
 
@@ -59,7 +60,7 @@ def _cache_notes(result: ScanResult) -> list[str]:
 
 
 def _files_read(result: ScanResult) -> str:
-    return dict(result.facts)["files read"]
+    return {s.label: s.text for s in stat_lines(result.stats)}["files read"]
 
 
 def _database(cache: Path) -> Path:

@@ -14,6 +14,7 @@ import pytest
 from gplscan.facts.includes import Resolver, include_closure, kernel_include_dirs
 from gplscan.facts.kconfig import KconfigTypes, read_kconfig_types
 from gplscan.facts.source import source_facts
+from gplscan.report.stats import stat_lines
 from gplscan.scan import Options, run
 from tests.helpers import run_cli
 
@@ -35,7 +36,7 @@ def _tree(root: Path, n: int = 150) -> Path:
 
 
 def _fact(result, key: str) -> str:  # type: ignore[no-untyped-def]
-    return dict(result.facts)[key]
+    return {s.label: s.text for s in stat_lines(result.stats)}[key]
 
 
 def test_rescan_of_unchanged_tree_reads_no_file(tmp_path: Path) -> None:

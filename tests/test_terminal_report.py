@@ -28,6 +28,7 @@ from gplscan.model import (
     Origin,
     ScanIssue,
     ScanResult,
+    ScanStats,
     Severity,
 )
 from gplscan.report.terminal import plural, render
@@ -99,16 +100,18 @@ def _result(
         "findings": findings,
         "issues": (),
         "rules": load_rules(),
-        "facts": (
-            ("jobs", "2"),
-            ("files read", "66"),
-            (
-                "kernel exports",
-                "no kernel exports: none given with --kernel, none in the "
-                "target, none for the running kernel; imports of kernel symbols are left "
-                "unresolved",
-            ),
-            ("seconds", "0.40"),
+        "stats": ScanStats(
+            jobs=2,
+            files=66,
+            files_read=66,
+            detected=0,
+            scancode_loaded=False,
+            symbol_index_read=False,
+            kernel_exports=0,
+            kernel_source="no kernel exports: none given with --kernel, none in the "
+            "target, none for the running kernel; imports of kernel symbols are left "
+            "unresolved",
+            seconds=0.40,
         ),
     }
     fields.update(extra)

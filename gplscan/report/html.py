@@ -42,6 +42,7 @@ from gplscan.model import (
 from gplscan.report import json as json_report
 from gplscan.report.inventory import STATUS_LABELS
 from gplscan.report.layout import MAX_PER_COLUMN, Layout, layout_binary, where
+from gplscan.report.stats import stat_lines
 
 if TYPE_CHECKING:
     import jinja2
@@ -438,7 +439,7 @@ def context(
         "providers": providers,
         "unresolved": unresolved,
         "unresolved_total": unresolved_total,
-        "facts": [(k, v) for k, v in result.facts if k not in json_report.VOLATILE_FACTS],
+        "facts": [(s.label, s.text) for s in stat_lines(result.stats) if not s.volatile],
         "skipped": [i for i in result.issues if i.skipped],
         "notes": [i for i in result.issues if not i.skipped],
         "rules_used": sorted({v.finding.rule for v in views}),

@@ -7,11 +7,9 @@ from typing import Any
 
 from gplscan.findings import verdict
 from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity, Waiver
+from gplscan.report.stats import stat_lines
 
 SCHEMA = "gplscan/1"
-# facts of the run itself, not of the target: left out so that the report is deterministic
-# (whether scancode's index was loaded depends on the cache: a warm one needs no index)
-VOLATILE_FACTS = frozenset({"jobs", "files read", "seconds", "scancode index"})
 
 
 def _evidence(e: Evidence) -> dict[str, Any]:
@@ -135,7 +133,8 @@ def as_dict(result: ScanResult) -> dict[str, Any]:
             "unused": [_waiver(w) for w in result.unused_waivers],
         },
         "inventory": _inventory(result),
-        "scan": {k: v for k, v in result.facts if k not in VOLATILE_FACTS},
+        # facts of the run itself, not of the target, are left out: the report is deterministic
+        "scan": {s.label: s.text for s in stat_lines(result.stats) if not s.volatile},
         "provenance": _provenance(result),
     }
 

@@ -29,6 +29,7 @@ from gplscan.model import (
     ScanResult,
     Severity,
 )
+from gplscan.report.stats import stat_lines
 
 _SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 _ORIGIN_STYLE = {Origin.SOURCE: "green", Origin.CLOSED: "bold red", Origin.UNKNOWN: "yellow"}
@@ -40,7 +41,6 @@ _VERDICT_STYLE = {
 }
 _PLURALS = {"binary": "binaries", "info": "info", "file or part": "files or parts"}
 # the scan facts that are the tool's own workings: shown with --verbose only
-_INTERNAL_FACTS = frozenset({"jobs", "scancode index", "symbol index"})
 _LISTED_CLEAN = 5  # clean binaries named one by one in the default report, at most
 _HISTOGRAM_ROWS = 12  # declared licenses listed one by one, at most
 
@@ -400,7 +400,7 @@ def _policy(out: _Writer, result: ScanResult) -> None:
 
 
 def _facts(out: _Writer, result: ScanResult, verbose: bool) -> None:
-    facts = [(k, v) for k, v in result.facts if verbose or k not in _INTERNAL_FACTS]
+    facts = [(s.label, s.text) for s in stat_lines(result.stats) if verbose or not s.internal]
     if not facts:
         return
     _heading(out, "Scan")

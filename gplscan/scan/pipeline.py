@@ -25,7 +25,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from gplscan import __version__
-from gplscan.changes import Scope, affected, keep_gap, scope_of, select, unaccounted
+from gplscan.changes import affected, keep_gap, scope_of, select, unaccounted
 from gplscan.discover import Candidate, walk
 from gplscan.errors import TargetError
 from gplscan.facts import SymbolIndex, TreeFacts
@@ -38,6 +38,7 @@ from gplscan.facts.symvers import KernelSymbols, load_kernel_symbols
 from gplscan.graph import LinkGraph, build_graph, resolve_imports
 from gplscan.model import (
     Binary,
+    ChangeStats,
     FileKind,
     Finding,
     Gap,
@@ -46,6 +47,8 @@ from gplscan.model import (
     Rule,
     ScanIssue,
     ScanResult,
+    ScanStats,
+    Scope,
     SourceFacts,
 )
 from gplscan.policy import LicenseData, load_license_data
@@ -56,7 +59,6 @@ from gplscan.scan.inventory import TEXT_KINDS, file_entries, inventory
 from gplscan.scan.judge import gaps_of, judge
 from gplscan.scan.options import Detector, Options, Progress
 from gplscan.scan.session import FactSession
-from gplscan.scan.stats import scan_facts
 from gplscan.yamltext import parse_yaml
 
 
@@ -116,19 +118,6 @@ def scan(
         findings = _findings(rules, session, build, linked, judged, licenses, options, judging)
         if cache.error:
             issues.append(ScanIssue(PurePosixPath("."), "cache", cache.error, skipped=False))
-    stats = scan_facts(
-        jobs=jobs,
-        files=len(session.records),
-        files_read=first.read,
-        detected=len(linked.detections),
-        scancode_loaded=scancode.index_loaded,
-        symbols_read=linked.symbols.loaded,
-        kernel=judged.kernel,
-        seconds=time.monotonic() - started,
-        changed=options.changed,
-        changed_since=options.changed_since,
-        judging=judging,
-    )
     entries = file_entries(session.records)
     return ScanResult(
         target=display_target if display_target is not None else str(target),
@@ -149,9 +138,38 @@ def scan(
             linked.includes,
         ),
         inventory_scope="all" if options.inventory else "binaries",
-        facts=stats,
+        stats=_stats(first, session, linked, judged, scancode, options, judging, started),
         repo_path=repository_path(root),
         changed_since=None if judging is Scope.ALL else (options.changed_since or "(files given)"),
+    )
+
+
+def _stats(
+    first: Pass1,
+    session: FactSession,
+    linked: Linked,
+    judged: Judged,
+    scancode: ScancodeDetector,
+    options: Options,
+    judging: Scope,
+    started: float,
+) -> ScanStats:
+    """How the scan ran: the jobs, the files read, what was loaded, how long it took."""
+    kernel = judged.kernel
+    changed = options.changed
+    return ScanStats(
+        jobs=session.jobs,
+        files=len(session.records),
+        files_read=first.read,
+        detected=len(linked.detections),
+        scancode_loaded=scancode.index_loaded,
+        symbol_index_read=linked.symbols.loaded,
+        kernel_exports=len(kernel.exports),
+        kernel_source=kernel.source,
+        seconds=time.monotonic() - started,
+        changed=None
+        if changed is None
+        else ChangeStats(options.changed_since, len(changed), judging),
     )
 
 
