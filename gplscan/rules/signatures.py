@@ -1,7 +1,9 @@
-"""What each predicate accepts and provides: its params (with their types and allowed
-values) and the fields a rule's message may use. The rule loader checks every rule file
-against these, so a typo (``categoreis:``, ``{licence}``) fails loading, with the file and
-line, instead of a rule that never fires or a message that reads "unknown".
+"""What each bespoke predicate accepts and provides: its params (with their types and
+allowed values), the fields a rule's message may use and the fragments it words through
+(:mod:`gplscan.rules.fragments`). :func:`check_rule` checks a rule file against these, or
+against the ``when:`` vocabulary's own (:mod:`gplscan.rules.vocabulary`), so a typo
+(``categoreis:``, ``{licence}``, ``orign:``, a fragment case) fails loading, with the file
+and line, instead of a rule that never fires or a message that reads "unknown".
 """
 
 from __future__ import annotations
