@@ -54,3 +54,22 @@ class SpdxError(ValueError):
 
 class FleetError(GplscanError):
     """The fleet cannot run at all: no Dask installed, no scheduler at the address."""
+
+
+class LicenseDetectionUnavailable(GplscanError):
+    """scancode-toolkit cannot be imported or its license index cannot be loaded.
+
+    The message says why and how to fix it. Nothing per file: the whole license stage is off.
+    """
+
+
+class UnpackError(GplscanError):
+    """A target that cannot be unpacked: a limit reached, damaged data, not an archive."""
+
+
+class LimitReached(UnpackError):
+    """An unpacking limit reached; inside an archive, a note that ends that archive."""
+
+
+class ArchiveError(GplscanError):
+    """An archive whose members cannot be read, and why."""

@@ -290,8 +290,8 @@ def _from_archive(
     member: MemberRef, provider: PurePosixPath, facts: TreeFacts, how: str
 ) -> Component:
     """A static library: each member object judged like any object; closed when any is."""
-    from gplscan.errors import ObjectParseError
-    from gplscan.facts.archive import ArchiveError, members
+    from gplscan.errors import ArchiveError, ObjectParseError
+    from gplscan.facts.archive import members
     from gplscan.facts.elf import object_facts
 
     path = facts.root / provider

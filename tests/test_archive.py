@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gplscan.facts.archive import ArchiveError, members
+from gplscan.errors import ArchiveError
+from gplscan.facts.archive import members
 
 
 def _member(name: bytes, data: bytes, size: bytes | None = None) -> bytes:

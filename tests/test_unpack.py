@@ -26,8 +26,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 import zstandard
 
-from gplscan.errors import GplscanError, TargetError
-from gplscan.unpack import Limits, Prepared, UnpackError, decompress_module, prepare
+from gplscan.errors import GplscanError, TargetError, UnpackError
+from gplscan.unpack import Limits, Prepared, decompress_module, prepare
 from tests.helpers import compile_object, need_tools
 
 MiB = 1 << 20

@@ -17,7 +17,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from gplscan.facts.archive import ArchiveError, damage, members
+from gplscan.errors import ArchiveError
+from gplscan.facts.archive import damage, members
 from gplscan.unpack import prepare
 from tests.helpers import need_tools, run_cli
 
@@ -241,7 +242,7 @@ def test_deb_with_10_gb_member_fails_the_audit_unless_partial_is_allowed(
 
 
 def test_deb_whose_control_member_swallows_the_rest_is_refused(tmp_path: Path) -> None:
-    from gplscan.unpack import UnpackError
+    from gplscan.errors import UnpackError
 
     deb = _deb(tmp_path)
     _declare(deb, "control.tar", 9_999_999_999)
@@ -402,7 +403,8 @@ def test_damaged_static_library_nothing_links_is_reported(tmp_path: Path) -> Non
 def test_bytes_after_a_compressed_module_are_not_dropped_silently() -> None:
     import lzma
 
-    from gplscan.unpack import UnpackError, decompress_module
+    from gplscan.errors import UnpackError
+    from gplscan.unpack import decompress_module
 
     packed = lzma.compress(b"\x7fELF" + bytes(64))
     assert decompress_module(packed + bytes(8), "m.ko.xz") == b"\x7fELF" + bytes(64)

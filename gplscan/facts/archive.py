@@ -21,15 +21,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gplscan.errors import GplscanError
+from gplscan.errors import ArchiveError
 
 AR_MAGIC = b"!<arch>\n"
 THIN_MAGIC = b"!<thin>\n"
 MAX_MEMBERS = 100_000
-
-
-class ArchiveError(GplscanError):
-    """An archive whose members cannot be read, and why."""
 
 
 _SIZE = re.compile(rb" *[0-9]+ *")  # decimal digits, padded with spaces

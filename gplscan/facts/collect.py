@@ -22,14 +22,10 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 
 from gplscan.discover import Candidate, sniff
-from gplscan.errors import ObjectParseError
+from gplscan.errors import LicenseDetectionUnavailable, ObjectParseError
 from gplscan.facts.archive import damage as archive_damage
 from gplscan.facts.cache import FactCache, Stat
-from gplscan.facts.detection import (
-    Detection,
-    LicenseDetectionUnavailableError,
-    ScancodeDetector,
-)
+from gplscan.facts.detection import Detection, ScancodeDetector
 from gplscan.facts.elf import object_facts
 from gplscan.facts.pool import Progress, R, iter_chunks, map_chunks
 from gplscan.facts.rows import OBJECT_ROW, flat_row
@@ -147,7 +143,8 @@ def _compressed_module(
 ) -> tuple[ObjectFacts | None, str | None]:
     """Object facts of a compressed module (.ko.xz, .ko.zst, .ko.gz), decompressed in
     memory with the limits that stop a decompression bomb."""
-    from gplscan.unpack import UnpackError, decompress_module
+    from gplscan.errors import UnpackError
+    from gplscan.unpack import decompress_module
 
     try:
         elf = decompress_module(data, str(rel))
@@ -378,7 +375,7 @@ def detect_licenses(
                 by_digest[digest] = detector(root / p)
             except OSError as exc:
                 failed[p] = f"not readable: {exc.strerror or exc}"
-            except LicenseDetectionUnavailableError as exc:
+            except LicenseDetectionUnavailable as exc:
                 unavailable = (p, str(exc))
                 break
             progress("licenses", done, len(todo))

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from gplscan.errors import LicenseDetectionUnavailable
 from gplscan.facts.pool import Progress, map_chunks
 from gplscan.model import LicenseFinding
 from gplscan.tuning import MATCHING_GC_THRESHOLDS
@@ -46,10 +47,6 @@ def _workers(jobs: int) -> int:
     except (ValueError, OSError):  # pragma: no cover - not Linux
         return jobs
     return max(1, min(jobs, available // WORKER_MEMORY))
-
-
-class LicenseDetectionUnavailableError(Exception):
-    """Full license detection cannot run here (scancode missing or broken)."""
 
 
 def _as_detection(found: Any) -> Detection:
@@ -120,14 +117,13 @@ class ScancodeDetector:
 
     def _loaded(self) -> Any:
         from gplscan.facts.licenses import Detector
-        from gplscan.facts.scancode_adapter import LicenseDetectionUnavailable
 
         if self._detector is None:
             self._detector = Detector(notices=False)  # known notices were tried already
         try:
             self._detector.load_index()
         except LicenseDetectionUnavailable as exc:
-            raise LicenseDetectionUnavailableError(
+            raise LicenseDetectionUnavailable(
                 f"license detection unavailable, license left unknown: {exc}"
             ) from exc
         return self._detector
@@ -166,7 +162,7 @@ class ScancodeDetector:
             return detections, failed, None
         try:
             detector = self._loaded()
-        except LicenseDetectionUnavailableError as exc:
+        except LicenseDetectionUnavailable as exc:
             return detections, failed, str(exc)
         progress("scancode", 0, len(pending))
         workers = _workers(jobs)

@@ -18,16 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gplscan.errors import GplscanError
+from gplscan.errors import LicenseDetectionUnavailable
 
 _INSTALL_HINT = "pip install 'scancode-toolkit>=32.3' 'pluggy<1.7'"
-
-
-class LicenseDetectionUnavailable(GplscanError):
-    """scancode-toolkit cannot be imported or its license index cannot be loaded.
-
-    The message says why and how to fix it. Nothing per file: the whole license stage is off.
-    """
 
 
 @dataclass(frozen=True, slots=True)

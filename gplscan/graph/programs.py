@@ -87,8 +87,8 @@ def _archive_members(facts: TreeFacts) -> list[tuple[PurePosixPath, frozenset[st
     """Each static library of the tree with what each of its members defines: a program
     that defines everything one member defines linked that member, so the archive (judged
     member by member, like one a link rule names)."""
-    from gplscan.errors import ObjectParseError
-    from gplscan.facts.archive import ArchiveError, members
+    from gplscan.errors import ArchiveError, ObjectParseError
+    from gplscan.facts.archive import members
     from gplscan.facts.elf import object_facts
     from gplscan.model import FileKind
 

@@ -39,10 +39,12 @@ One module for each job: :mod:`~gplscan.unpack.target` (recognizing the target;
 streams, metered), :mod:`~gplscan.unpack.ar` and :mod:`~gplscan.unpack.deb` (a Debian
 package), :mod:`~gplscan.unpack.tar` (tar streams and their headers),
 :mod:`~gplscan.unpack.tree` (writing members safely), :mod:`~gplscan.unpack.scratch`
-(removing the scratch area) and :mod:`~gplscan.unpack.limits` (:class:`Limits`, errors).
+(removing the scratch area) and :mod:`~gplscan.unpack.limits` (:class:`Limits`; the
+errors are in :mod:`gplscan.errors`).
 """
 
-from gplscan.unpack.limits import Limits, UnpackError
+from gplscan.errors import UnpackError as UnpackError  # also importable from here, as before
+from gplscan.unpack.limits import Limits
 from gplscan.unpack.target import Prepared, decompress_module, prepare
 
 __all__ = ["Limits", "Prepared", "UnpackError", "decompress_module", "prepare"]

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import IO
 
-from gplscan.unpack.limits import UnpackError, human_size
+from gplscan.errors import UnpackError
+from gplscan.unpack.limits import human_size
 
 AR_MAGIC = b"!<arch>\n"
 _AR_SIZE = re.compile(rb" *[0-9]+ *")  # an ar header's size: decimal digits, space-padded

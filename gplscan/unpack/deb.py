@@ -7,9 +7,9 @@ import os
 from pathlib import PurePosixPath
 from typing import IO
 
+from gplscan.errors import UnpackError
 from gplscan.unpack.ar import ar_members
 from gplscan.unpack.decompress import Input, sniff_codec
-from gplscan.unpack.limits import UnpackError
 from gplscan.unpack.tar import unpack_tar
 from gplscan.unpack.tree import TreeWriter
 

@@ -15,7 +15,8 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Protocol
 
-from gplscan.unpack.limits import KiB, LimitReached, Limits, MiB, human_size
+from gplscan.errors import LimitReached
+from gplscan.unpack.limits import KiB, Limits, MiB, human_size
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer

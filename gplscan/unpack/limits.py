@@ -5,21 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gplscan.errors import GplscanError
-
 KiB = 1 << 10
 MiB = 1 << 20
 GiB = 1 << 30
 TiB = 1 << 40
 PiB = 1 << 50
-
-
-class UnpackError(GplscanError):
-    """A target that cannot be unpacked: a limit reached, damaged data, not an archive."""
-
-
-class LimitReached(UnpackError):
-    """A :class:`Limits` cap reached; inside an archive, a note that ends that archive."""
 
 
 @dataclass(frozen=True)

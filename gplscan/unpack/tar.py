@@ -15,8 +15,9 @@ import tarfile
 from collections.abc import Callable
 from typing import Self
 
+from gplscan.errors import LimitReached, UnpackError
 from gplscan.unpack.decompress import OUT_STEP, Damaged, Decoded, Input, Meter, chunks
-from gplscan.unpack.limits import KiB, LimitReached, MiB, UnpackError, human_size
+from gplscan.unpack.limits import KiB, MiB, human_size
 from gplscan.unpack.tree import Refused, TreeWriter
 
 _FATAL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # the scratch area itself fails

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from gplscan.errors import TargetError
+from gplscan.errors import TargetError, UnpackError
 from gplscan.model import ScanIssue
 from gplscan.unpack.ar import AR_MAGIC
 from gplscan.unpack.deb import dkms_source_root, unpack_deb
 from gplscan.unpack.decompress import Damaged, Input, Meter, chunks, sniff_codec
-from gplscan.unpack.limits import Limits, UnpackError
+from gplscan.unpack.limits import Limits
 from gplscan.unpack.scratch import remove_tree
 from gplscan.unpack.tar import looks_like_tar, unpack_tar
 from gplscan.unpack.tree import TreeWriter

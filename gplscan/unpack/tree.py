@@ -16,9 +16,10 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from gplscan.errors import LimitReached
 from gplscan.model import ScanIssue
 from gplscan.unpack.decompress import OUT_STEP
-from gplscan.unpack.limits import LimitReached, Limits, human_size
+from gplscan.unpack.limits import Limits, human_size
 
 _STAGE = "unpack"
 _MAX_LINK_HOPS = 40  # as the kernel's own limit on nested symbolic links

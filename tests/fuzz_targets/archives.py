@@ -26,8 +26,9 @@ from pathlib import Path
 
 import zstandard
 
-from gplscan.facts.archive import ArchiveError, damage, members
-from gplscan.unpack import Limits, Prepared, UnpackError, decompress_module, prepare
+from gplscan.errors import ArchiveError, UnpackError
+from gplscan.facts.archive import damage, members
+from gplscan.unpack import Limits, Prepared, decompress_module, prepare
 from tests.fuzz_targets import Target
 
 # small enough that a run stays in milliseconds, large enough for every seed
