@@ -104,6 +104,7 @@ class Expander(Budget):
         return [self.unevaluated[n] for n in found if n < len(self.unevaluated)]
 
     def describe_unknown(self, unknown: list[str]) -> str:
+        """What a value depends on and gplscan could not work out, said for a gap."""
         parts = [f"{u[:80]} (not run: gplscan does not run commands)" for u in unknown[:2]]
         undefined = sorted(self.undefined - {"KERNELRELEASE"})
         if undefined:
@@ -114,6 +115,7 @@ class Expander(Budget):
         return "; ".join(parts) or "a value gplscan could not work out"
 
     def note(self, relpath: PurePosixPath, line: int | None, message: str) -> None:
+        """A problem of the build file that does not stop the reading (not a skip)."""
         where = f"line {line}: " if line else ""
         self.issues.append(ScanIssue(relpath, "build", where + message, skipped=False))
 
@@ -141,6 +143,7 @@ class Expander(Budget):
             self.expanding.discard(name)
 
     def expand_words(self, words: list[Word], depth: int) -> list[Word]:
+        """Words expanded, each result keeping the line of the word it came from."""
         out: list[Word] = []
         limit = self.limits.words
         for w in words:
@@ -206,6 +209,8 @@ class Expander(Budget):
         return "".join(out)
 
     def lookup(self, name: str, depth: int) -> str:
+        """A variable's value: make's command line, the files, Kbuild's built-ins, the
+        configuration (``CONFIG_*``), the make that runs Kbuild; else empty (and noted)."""
         if name in self.command_line:
             return self.command_line[name]
         if name in self.db.variables:
@@ -228,6 +233,8 @@ class Expander(Budget):
         return f"\x00{len(self.unevaluated) - 1}\x00"
 
     def reference(self, body: str, depth: int) -> str:
+        """``$(body)``: a function, ``$(shell ...)``, a substitution reference
+        (``$(VAR:.c=.o)``) or a variable."""
         self.charge(1 + len(body) // STEP_SCAN)
         head, sep, rest = body.partition(" ")
         func = FUNCTIONS.get(head) if sep else None
@@ -250,5 +257,6 @@ class Expander(Budget):
         return self.lookup(name, depth)
 
     def args(self, rest: str, depth: int, count: int) -> list[str]:
+        """A function's ``count`` arguments, split at commas and expanded."""
         parts = split_commas(rest, count)
         return [self.expand(p, depth) for p in parts]
