@@ -250,6 +250,8 @@ def _link(
         for rel, r in session.records.items()
         if r.entry.kind in (FileKind.SOURCE, FileKind.HEADER)
     }
+    # the symbol index is lazy: read now only for the sources whose object is built (each
+    # is checked against its object), for any other source when the graph asks about it
     symbols = session.symbol_index()
     facts = session.tree_facts(light, build.modules, build.copies, symbols)
     symbols.preload(_built_with_source(build.modules, session))

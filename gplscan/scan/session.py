@@ -34,7 +34,7 @@ from gplscan.model import (
 from gplscan.scan.options import Detector, Progress
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class FactSession:
     """The files of one target (after the first pass) and the means to read more of them."""
 
