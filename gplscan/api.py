@@ -1,8 +1,8 @@
 """The library API: ``gplscan.audit(path) -> Report``, what ``gplscan audit`` computes.
 
 A :data:`Report` is a :class:`gplscan.model.ScanResult`: the binaries, the findings with
-their evidence, the files not read, the baseline and waivers applied. Reporters turn it into
-text: ``gplscan.report.json.render(report)``, ``gplscan.report.sarif.render(report)``.
+their evidence, the files not read, the baseline and waivers applied. :func:`render` turns
+it into text in any of the command's formats (``gplscan.report.registry``).
 """
 
 from __future__ import annotations
@@ -72,3 +72,21 @@ def audit(
         baseline=frozenset(baseline),
     )
     return replace(result, fail_on=fail_on or settings.fail_on or "error")
+
+
+def render(
+    report: Report,
+    fmt: str = "json",
+    *,
+    color: bool = False,
+    width: int | None = None,
+    verbose: bool = False,
+) -> str:
+    """``report`` as ``gplscan audit --format FMT`` writes it: ``fmt`` is terminal, json,
+    sarif, gitlab, html, spdx or cyclonedx. ``color``, ``width`` (None: no wrapping) and
+    ``verbose`` lay out the terminal report. Raises ValueError for another format."""
+    from gplscan.report.registry import RenderOptions
+    from gplscan.report.registry import render as render_report
+
+    options = RenderOptions(color=color, width=width, verbose=verbose)
+    return render_report(fmt, report, options)

@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from gplscan.errors import ConfigError
-from gplscan.model import Severity, Waiver
+from gplscan.model import FAIL_ON, Severity, Waiver
 from gplscan.resources import rules_dir
 from gplscan.run_record import shown_path
 
 CONFIG_NAMES = (".gplscan.toml", "gplscan.toml")
-FAIL_ON = ("error", "warning", "info", "never")
 
 
 @dataclass(frozen=True, slots=True)

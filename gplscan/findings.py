@@ -18,6 +18,9 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from gplscan.model import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FINDINGS,
     SEVERITY_RANK,
     Binary,
     Evidence,
@@ -30,7 +33,6 @@ from gplscan.model import (
 from gplscan.rules.fragments import Said, Text, Value, render
 from gplscan.rules.predicates import Match
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 NOT_JUDGED = "not-judged"  # the rule that reports what could not be established
 
 

@@ -55,6 +55,15 @@ class Severity(StrEnum):
 
 SEVERITY_RANK: dict[Severity, int] = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 2}
 
+#: The thresholds a verdict is judged by (``--fail-on``, a config's ``fail-on``): a severity,
+#: or never.
+FAIL_ON: tuple[str, ...] = ("error", "warning", "info", "never")
+
+#: The exit codes of a finished scan: clean, findings at or above the threshold, and a usage
+#: or input error or a scan that could not read everything (``gplscan.process`` says how
+#: else a process can end).
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
 
 def few(names: Sequence[str], limit: int = 5) -> str:
     """The first ``limit`` names, then how many more: "a, b, c and 4 more"."""

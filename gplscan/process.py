@@ -9,6 +9,8 @@ A scan's answer decides merges, so an ending must never look like an answer it i
   standard output closed under it (a reader such as ``head`` went away): 128 + the signal,
   as a shell reports a process a signal ended.
 
+The codes of a finished scan are :mod:`gplscan.model`'s ``EXIT_*``, the signals' are here.
+
 A signal ends the scan by raising :class:`Interrupted` in the main thread, so that every
 ``with`` block on the way out runs: the unpacking scratch area is removed, worker pools are
 stopped, the cache is closed. A second signal while that happens is ignored, so the
@@ -30,7 +32,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 EXIT_PIPE = 128 + signal.SIGPIPE
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -76,7 +76,7 @@ def test_a_typo_fails_loading_with_file_and_line(
 
 def test_the_checked_in_rule_reference_is_current() -> None:
     """docs/rules.md is what `gplscan rules list --format md` writes from rules/."""
-    from gplscan.cli import rules_markdown
+    from gplscan.cli.rules import rules_markdown
 
     page = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
     assert page.read_text() == rules_markdown(load_rules()), (
@@ -113,7 +113,7 @@ def test_bespoke_is_said_where_a_predicate_is_named(
 
 
 def test_vocabulary_rules_say_when_in_the_reference() -> None:
-    from gplscan.cli import rules_markdown
+    from gplscan.cli.rules import rules_markdown
 
     page = rules_markdown(load_rules())
     assert "**When.** each component where `origin: closed`; binary: `holds_gpl_code: true`" in page

@@ -32,7 +32,7 @@ from typing import Any
 
 from gplscan.errors import FleetError
 from gplscan.fleet.judge import Outcome, Task, judge
-from gplscan.process import EXIT_ERROR
+from gplscan.model import EXIT_ERROR
 
 Work = Callable[[Task], Outcome]
 RETRIES = 2  # tries after the first, for a task that raised or whose worker was lost

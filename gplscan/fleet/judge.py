@@ -20,8 +20,8 @@ from pathlib import Path
 
 from gplscan import __version__
 from gplscan.errors import GplscanError
-from gplscan.model import ScanResult
-from gplscan.process import EXIT_ERROR, scancode_temp_of_this_process
+from gplscan.model import EXIT_ERROR, ScanResult
+from gplscan.process import scancode_temp_of_this_process
 from gplscan.scan import Options
 
 Progress = Callable[[str, int, int], None]
@@ -193,13 +193,13 @@ def _error(task: Task, message: str, started: float) -> Outcome:
 
 
 def _judged(task: Task) -> tuple[str, str | None, int]:
-    from gplscan.report import json as json_report
+    from gplscan.report.registry import render
 
     path = Path(task.path)
     if task.inventory:
         result = run_prepared(path, task.shown, task.opts)
         code = 0 if result.complete else EXIT_ERROR
-        return json_report.render(result), None, code
+        return render("json", result), None, code
     from gplscan.findings import exit_code
 
     result = audited(
@@ -212,12 +212,6 @@ def _judged(task: Task) -> tuple[str, str | None, int]:
         config_path=Path(task.config_path) if task.config_path else None,
         held=task.held,
     )
-    html = None
-    if task.html:
-        from gplscan.report import html as html_report
-
-        html = html_report.render(
-            result, fail_on=result.fail_on, allow_partial=result.allow_partial
-        )
+    html = render("html", result) if task.html else None
     code = exit_code(result, result.fail_on, result.allow_partial)
-    return json_report.render(result), html, code
+    return render("json", result), html, code

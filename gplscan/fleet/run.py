@@ -120,6 +120,6 @@ def run(
 
 
 def _missing(task: Task) -> Outcome:
-    from gplscan.process import EXIT_ERROR
+    from gplscan.model import EXIT_ERROR
 
     return Outcome(task.key, task.shown, EXIT_ERROR, None, error="the engine gave no outcome")

@@ -27,8 +27,10 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from gplscan.findings import EXIT_ERROR, EXIT_FINDINGS, exit_code, not_judged
+from gplscan.findings import exit_code, not_judged
 from gplscan.model import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
     SEVERITY_RANK,
     Binary,
     Finding,
