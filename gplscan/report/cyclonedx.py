@@ -70,37 +70,83 @@ def build_bom(result: ScanResult) -> tuple[Any, Sbom]:
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom, BomMetaData
     from cyclonedx.model.component import Component, ComponentType
-    from cyclonedx.model.component_evidence import ComponentEvidence
-    from cyclonedx.model.dependency import Dependency
-    from cyclonedx.model.license import LicenseAcknowledgement, LicenseExpression
     from cyclonedx.model.tool import ToolRepository
 
     sbom = build(result)
-    outgoing: dict[str, list[tuple[str, str]]] = {}
-    for link in sbom.links:
-        if link.src != ROOT:
-            outgoing.setdefault(link.src, []).append((link.kind, link.dst))
+    parts = _Components(sbom)
+    root = sbom.elements[0]
+    tool = Component(name="gplscan", version=sbom.tool_version, type=ComponentType.APPLICATION)
+    meta_properties = []
+    if sbom.rules_digest:
+        meta_properties.append(Property(name="gplscan:rules-sha256", value=sbom.rules_digest))
+    root_component = Component(
+        name=root.name,
+        type=ComponentType.FILE if sbom.input_sha256 else ComponentType.APPLICATION,
+        bom_ref=bom_ref(ROOT),
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=root.sha256)] if root.sha256 else [],
+    )
+    parts.made[ROOT] = root_component
+    components = [parts.component(e) for e in sbom.elements[1:] if e.key not in parts.nested]
+    bom = Bom(
+        serial_number=sbom.uid,
+        version=1,
+        metadata=BomMetaData(
+            tools=ToolRepository(components=[tool]),
+            component=root_component,
+            timestamp=sbom.created,
+            properties=meta_properties,
+        ),
+        components=components,
+    )
+    bom.dependencies = _dependencies(sbom, parts.made)
+    return bom, sbom
 
-    def licenses(e: Element) -> tuple[list[Any], list[Any]]:
-        concluded = e.concluded if e.concluded and valid_expression(e.concluded) else None
-        declared = (
-            e.declared_spdx if e.declared_spdx and valid_expression(e.declared_spdx) else None
+
+class _Components:
+    """The BOM's components, made from an SBOM's elements: an archive's members nested in
+    it, each link a property of the component it starts from. ``made`` holds every
+    component by key, in the order made (each one's members before it)."""
+
+    def __init__(self, sbom: Sbom) -> None:
+        self.outgoing: dict[str, list[tuple[str, str]]] = {}
+        for link in sbom.links:
+            if link.src != ROOT:
+                self.outgoing.setdefault(link.src, []).append((link.kind, link.dst))
+        self.members: dict[str, list[str]] = {}
+        for link in sbom.links:
+            if link.kind == "contains" and link.src != ROOT:
+                self.members.setdefault(link.src, []).append(link.dst)
+        self.nested = {m for ms in self.members.values() for m in ms}
+        self.by_key = {e.key: e for e in sbom.elements}
+        self.made: dict[str, Any] = {}
+
+    def component(self, e: Element) -> Any:
+        """``e`` as a component, with its members nested in it."""
+        from cyclonedx.model import HashAlgorithm, HashType
+        from cyclonedx.model.component import Component, ComponentType
+        from cyclonedx.model.component_evidence import ComponentEvidence
+
+        chosen, evidence = _licenses(e)
+        kind = _TYPE.get(e.role, "FILE")
+        c = Component(
+            name=e.name,
+            type=ComponentType[kind],
+            bom_ref=bom_ref(e.key),
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=e.sha256)] if e.sha256 else [],
+            licenses=chosen,
+            evidence=ComponentEvidence(licenses=evidence) if evidence else None,
+            properties=self.properties(e),
+            components=[self.component(self.by_key[m]) for m in self.members.get(e.key, [])],
+            description=ORIGIN_WORDS.get(e.origin or "", None),
         )
-        chosen = []
-        if concluded:
-            chosen = [
-                LicenseExpression(concluded, acknowledgement=LicenseAcknowledgement.CONCLUDED)
-            ]
-        elif declared:
-            chosen = [LicenseExpression(declared, acknowledgement=LicenseAcknowledgement.DECLARED)]
-        evidence = []
-        if concluded and declared:
-            evidence = [
-                LicenseExpression(declared, acknowledgement=LicenseAcknowledgement.DECLARED)
-            ]
-        return chosen, evidence
+        self.made[e.key] = c
+        return c
 
-    def properties(e: Element) -> list[Any]:
+    def properties(self, e: Element) -> list[Any]:
+        """``e``'s gplscan properties: origin and evidence, MODULE_LICENSE, a concluded
+        license that is no SPDX expression, path, notes, and the links it starts."""
+        from cyclonedx.model import Property
+
         out = []
         if e.origin is not None:
             out.append(Property(name="gplscan:origin", value=e.origin))
@@ -116,72 +162,44 @@ def build_bom(result: ScanResult) -> tuple[Any, Sbom]:
         out.extend(Property(name="gplscan:note", value=n) for n in e.notes)
         out.extend(
             Property(name=_PROPERTY[kind], value=bom_ref(dst))
-            for kind, dst in outgoing.get(e.key, [])
+            for kind, dst in self.outgoing.get(e.key, [])
         )
         return out
 
-    members: dict[str, list[str]] = {}
-    for link in sbom.links:
-        if link.kind == "contains" and link.src != ROOT:
-            members.setdefault(link.src, []).append(link.dst)
-    nested = {m for ms in members.values() for m in ms}
-    by_key = {e.key: e for e in sbom.elements}
-    made: dict[str, Any] = {}
 
-    def component(e: Element) -> Any:
-        chosen, evidence = licenses(e)
-        kind = _TYPE.get(e.role, "FILE")
-        c = Component(
-            name=e.name,
-            type=ComponentType[kind],
-            bom_ref=bom_ref(e.key),
-            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=e.sha256)] if e.sha256 else [],
-            licenses=chosen,
-            evidence=ComponentEvidence(licenses=evidence) if evidence else None,
-            properties=properties(e),
-            components=[component(by_key[m]) for m in members.get(e.key, [])],
-            description=ORIGIN_WORDS.get(e.origin or "", None),
-        )
-        made[e.key] = c
-        return c
+def _licenses(e: Element) -> tuple[list[Any], list[Any]]:
+    """``e``'s one license expression (concluded, else declared), and the declared one as
+    evidence when it has both."""
+    from cyclonedx.model.license import LicenseAcknowledgement, LicenseExpression
 
-    root = sbom.elements[0]
-    tool = Component(name="gplscan", version=sbom.tool_version, type=ComponentType.APPLICATION)
-    meta_properties = []
-    if sbom.rules_digest:
-        meta_properties.append(Property(name="gplscan:rules-sha256", value=sbom.rules_digest))
-    root_component = Component(
-        name=root.name,
-        type=ComponentType.FILE if sbom.input_sha256 else ComponentType.APPLICATION,
-        bom_ref=bom_ref(ROOT),
-        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=root.sha256)] if root.sha256 else [],
-    )
-    made[ROOT] = root_component
-    components = [component(e) for e in sbom.elements[1:] if e.key not in nested]
-    bom = Bom(
-        serial_number=sbom.uid,
-        version=1,
-        metadata=BomMetaData(
-            tools=ToolRepository(components=[tool]),
-            component=root_component,
-            timestamp=sbom.created,
-            properties=meta_properties,
-        ),
-        components=components,
-    )
-    # every component has an entry, an empty one when it depends on nothing (what the
-    # specification asks); made here rather than with Bom.register_dependency, which
-    # looks each one up in a list (minutes for 4,000 modules)
+    concluded = e.concluded if e.concluded and valid_expression(e.concluded) else None
+    declared = e.declared_spdx if e.declared_spdx and valid_expression(e.declared_spdx) else None
+    chosen = []
+    if concluded:
+        chosen = [LicenseExpression(concluded, acknowledgement=LicenseAcknowledgement.CONCLUDED)]
+    elif declared:
+        chosen = [LicenseExpression(declared, acknowledgement=LicenseAcknowledgement.DECLARED)]
+    evidence = []
+    if concluded and declared:
+        evidence = [LicenseExpression(declared, acknowledgement=LicenseAcknowledgement.DECLARED)]
+    return chosen, evidence
+
+
+def _dependencies(sbom: Sbom, made: dict[str, Any]) -> list[Any]:
+    """Every component's dependencies, an empty entry when it depends on nothing (what
+    the specification asks); made here rather than with Bom.register_dependency, which
+    looks each one up in a list (minutes for 4,000 modules)."""
+    from cyclonedx.model.dependency import Dependency
+
     depends: dict[str, list[str]] = {key: [] for key in made}
     for link in sbom.links:
         depends[link.src].append(link.dst)
-    bom.dependencies = [
+    return [
         Dependency(
             ref=made[src].bom_ref, dependencies=[Dependency(ref=made[d].bom_ref) for d in dsts]
         )
         for src, dsts in depends.items()
     ]
-    return bom, sbom
 
 
 def _serialize(bom: Any) -> dict[str, Any]:

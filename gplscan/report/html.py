@@ -7,10 +7,11 @@ gplscan/1 JSON report is embedded for machines in a ``<script type="application/
 block.
 
 Every string from the scanned tree is hostile. In HTML, Jinja escapes it; before that,
-:func:`visible` turns NULs, control characters, bidi overrides and lone surrogates
-(undecodable bytes of surrogateescape-decoded paths) into visible escapes, for every
-value the template prints. In the embedded JSON, :func:`script_json` escapes ``<``, ``>``,
-``&`` and U+2028/2029 so that no string can end the script block or open a comment.
+:func:`~gplscan.report.escape.visible` turns NULs, control characters, bidi overrides and
+lone surrogates (undecodable bytes of surrogateescape-decoded paths) into visible escapes,
+for every value the template prints. In the embedded JSON,
+:func:`~gplscan.report.escape.script_json` escapes ``<``, ``>``, ``&`` and U+2028/2029 so
+that no string can end the script block or open a comment.
 
 jinja2 is imported only when a report is rendered (``gplscan --help`` stays fast).
 """
@@ -42,13 +43,13 @@ from gplscan.model import (
     few,
 )
 from gplscan.report import json as json_report
+from gplscan.report.escape import css_string, script_json, visible
 from gplscan.report.inventory import STATUS_LABELS
 from gplscan.report.layout import MAX_PER_COLUMN, Layout, layout_binary, where
 from gplscan.report.stats import stat_lines
 
 if TYPE_CHECKING:
     import jinja2
-    from markupsafe import Markup
 
 TEMPLATE = "report.html.j2"
 # findings whose object is drawn as "incompatible" in its binary's graph
@@ -63,44 +64,6 @@ COMPACT_ABOVE = 200
 EMBED_RAW_BELOW = 256 * 1024
 TOP_FINDINGS = 10
 TOP_UNRESOLVED = 100
-
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff\ufeff]"
-)
-_SCRIPT_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-)
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code == 0:
-        return "\\0"
-    if 0xDC80 <= code <= 0xDCFF:  # a byte surrogateescape could not decode
-        return f"\\x{code - 0xDC00:02x}"
-    if 0xD800 <= code <= 0xDFFF:
-        return "\ufffd"
-    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
-
-
-def visible(text: str) -> str:
-    """``text`` with everything that would print invisibly, or not at all, made visible.
-
-    NUL becomes ``\\0``, other control characters ``\\xNN``, bidi controls ``\\uNNNN``
-    (they could reorder what a reader sees), undecodable bytes kept by surrogateescape
-    ``\\xNN`` and other lone surrogates U+FFFD (they cannot be encoded as UTF-8 at all).
-    """
-    return _UNSAFE.sub(_escape_char, text) if _UNSAFE.search(text) else text
-
-
-def script_json(data: Any) -> str:
-    """``data`` as JSON that is safe inside ``<script type="application/json">``.
-
-    ASCII only (NULs and lone surrogates become ``\\u`` escapes that JSON.parse and
-    json.loads read back as they were), and no ``<``, ``>`` or ``&`` at all, so neither
-    ``</script>`` nor ``<!--`` can appear in the block.
-    """
-    return json.dumps(data, ensure_ascii=True, separators=(",", ":")).translate(_SCRIPT_ESCAPES)
 
 
 def _embedding(text: str) -> dict[str, str]:
@@ -466,17 +429,6 @@ def _plain(
         if v.status == "new" and SEVERITY_RANK[v.finding.severity] >= SEVERITY_RANK[bar]:
             names.setdefault(v.finding.rule, set()).add(v.finding.binary or str(v.finding.path))
     return [(r, sorted(names[r.name])) for r in rules if r.name in names and r.plain]
-
-
-def css_string(text: str) -> Markup:
-    """``text`` as a CSS string literal that cannot end the string, the rule or the
-    ``<style>`` element: every character outside printable ASCII letters, digits and a
-    few safe signs becomes a CSS escape."""
-    from markupsafe import Markup
-
-    safe = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:-_/+()·")
-    body = "".join(c if c in safe else f"\\{ord(c):x} " for c in visible(text))
-    return Markup(f'"{body}"')
 
 
 def _asset(name: str) -> str:

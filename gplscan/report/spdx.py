@@ -95,32 +95,82 @@ def build_document(result: ScanResult) -> Any:
     ``spdx_tools.spdx.validation.document_validator.validate_full_spdx_document``)."""
     from spdx_tools.spdx.model.actor import Actor, ActorType
     from spdx_tools.spdx.model.annotation import Annotation, AnnotationType
-    from spdx_tools.spdx.model.checksum import Checksum, ChecksumAlgorithm
     from spdx_tools.spdx.model.document import CreationInfo, Document
     from spdx_tools.spdx.model.extracted_licensing_info import ExtractedLicensingInfo
-    from spdx_tools.spdx.model.package import Package, PackagePurpose
-    from spdx_tools.spdx.model.relationship import Relationship, RelationshipType
-    from spdx_tools.spdx.model.spdx_no_assertion import SpdxNoAssertion
-
-    from gplscan.report.sbom import _licensing
 
     sbom = build(result)
-    licensing = _licensing()
-    parsed: dict[str, Any] = {}
-    used: list[str] = []
-    declared_refs: dict[str, bytes] = {}
-
-    def expression(text: str | None) -> Any:
-        if text is None or not valid_expression(text):
-            return SpdxNoAssertion()
-        if text not in parsed:
-            parsed[text] = licensing.parse(text)
-            used.append(text)
-        return parsed[text]
-
+    expressions = _Expressions()
     refs = {e.key: spdx_id(e.key) for e in sbom.elements}
     tool = Actor(ActorType.TOOL, f"gplscan-{sbom.tool_version}")
+    packages, declared_refs = _packages(sbom, refs, expressions)
+    relationships = _relationships(sbom, refs)
+    annotations = [
+        Annotation(
+            refs[note.subjects[0]] if note.subjects[0] != ROOT else "SPDXRef-DOCUMENT",
+            AnnotationType.REVIEW,
+            tool,
+            sbom.created,
+            note.text(refs),
+        )
+        for note in sbom.notes
+    ]
+    extracted = []
+    for ref in license_refs(expressions.used):
+        name, text = _ref_text(ref, declared_refs)
+        extracted.append(ExtractedLicensingInfo(ref, text, name, [], None))
+    creation = CreationInfo(
+        spdx_version="SPDX-2.3",
+        spdx_id="SPDXRef-DOCUMENT",
+        name=f"gplscan audit of {sbom.name}",
+        document_namespace=namespace(sbom),
+        creators=[tool],
+        created=sbom.created,
+        creator_comment=_creator_comment(sbom),
+        data_license="CC0-1.0",
+    )
+    return Document(
+        creation,
+        packages=packages,
+        annotations=annotations,
+        relationships=relationships,
+        extracted_licensing_info=extracted,
+    )
+
+
+class _Expressions:
+    """License expressions as spdx-tools values, each parsed once; ``used`` lists them in
+    the order the document first names them."""
+
+    def __init__(self) -> None:
+        from gplscan.report.sbom import _licensing
+
+        self.licensing = _licensing()
+        self.parsed: dict[str, Any] = {}
+        self.used: list[str] = []
+
+    def __call__(self, text: str | None) -> Any:
+        """``text`` parsed; NOASSERTION for none or one that is no SPDX expression."""
+        from spdx_tools.spdx.model.spdx_no_assertion import SpdxNoAssertion
+
+        if text is None or not valid_expression(text):
+            return SpdxNoAssertion()
+        if text not in self.parsed:
+            self.parsed[text] = self.licensing.parse(text)
+            self.used.append(text)
+        return self.parsed[text]
+
+
+def _packages(
+    sbom: Sbom, refs: dict[str, str], expression: _Expressions
+) -> tuple[list[Any], dict[str, bytes]]:
+    """A package for every element, and the MODULE_LICENSE strings named by a LicenseRef
+    of their own (by that LicenseRef)."""
+    from spdx_tools.spdx.model.checksum import Checksum, ChecksumAlgorithm
+    from spdx_tools.spdx.model.package import Package, PackagePurpose
+    from spdx_tools.spdx.model.spdx_no_assertion import SpdxNoAssertion
+
     packages = []
+    declared_refs: dict[str, bytes] = {}
     for e in sbom.elements:
         if e.declared is not None and e.declared_spdx == module_license_ref(e.declared):
             declared_refs[e.declared_spdx] = e.declared
@@ -142,6 +192,13 @@ def build_document(result: ScanResult) -> Any:
                 primary_package_purpose=PackagePurpose[_purpose(e, sbom)],
             )
         )
+    return packages, declared_refs
+
+
+def _relationships(sbom: Sbom, refs: dict[str, str]) -> list[Any]:
+    """The document DESCRIBES the target; each link of the graph is a relationship."""
+    from spdx_tools.spdx.model.relationship import Relationship, RelationshipType
+
     relationships = [Relationship("SPDXRef-DOCUMENT", RelationshipType.DESCRIBES, refs[ROOT])]
     relationships.extend(
         Relationship(
@@ -152,37 +209,7 @@ def build_document(result: ScanResult) -> Any:
         )
         for link in sbom.links
     )
-    annotations = [
-        Annotation(
-            refs[note.subjects[0]] if note.subjects[0] != ROOT else "SPDXRef-DOCUMENT",
-            AnnotationType.REVIEW,
-            tool,
-            sbom.created,
-            note.text(refs),
-        )
-        for note in sbom.notes
-    ]
-    extracted = []
-    for ref in license_refs(used):
-        name, text = _ref_text(ref, declared_refs)
-        extracted.append(ExtractedLicensingInfo(ref, text, name, [], None))
-    creation = CreationInfo(
-        spdx_version="SPDX-2.3",
-        spdx_id="SPDXRef-DOCUMENT",
-        name=f"gplscan audit of {sbom.name}",
-        document_namespace=namespace(sbom),
-        creators=[tool],
-        created=sbom.created,
-        creator_comment=_creator_comment(sbom),
-        data_license="CC0-1.0",
-    )
-    return Document(
-        creation,
-        packages=packages,
-        annotations=annotations,
-        relationships=relationships,
-        extracted_licensing_info=extracted,
-    )
+    return relationships
 
 
 def namespace(sbom: Sbom) -> str:
