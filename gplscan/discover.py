@@ -22,7 +22,7 @@ from gplscan.kernel_names import (
     OBJECT_SUFFIXES,
     SOURCE_SUFFIXES,
 )
-from gplscan.model import FileEntry, FileKind, ScanIssue
+from gplscan.model import FileEntry, FileKind, ScanIssue, Stage
 
 SNIFF_BYTES = 8192
 
@@ -171,7 +171,7 @@ def walk(root: Path) -> Iterator[Candidate | ScanIssue]:
         except OSError as exc:
             yield ScanIssue(
                 PurePosixPath(prefix.rstrip("/") or "."),
-                "discover",
+                Stage.DISCOVER,
                 f"directory not readable: {exc.strerror or exc}",
             )
             continue
@@ -184,7 +184,7 @@ def walk(root: Path) -> Iterator[Candidate | ScanIssue]:
                     if real != top and not real.startswith(top + os.sep):
                         yield ScanIssue(
                             PurePosixPath(rel),
-                            "discover",
+                            Stage.DISCOVER,
                             "symbolic link points outside the target; not followed",
                         )
                         continue
@@ -196,7 +196,7 @@ def walk(root: Path) -> Iterator[Candidate | ScanIssue]:
                     continue
             except OSError as exc:
                 yield ScanIssue(
-                    PurePosixPath(rel), "discover", f"not readable: {exc.strerror or exc}"
+                    PurePosixPath(rel), Stage.DISCOVER, f"not readable: {exc.strerror or exc}"
                 )
                 continue
             yield from _visit(entry.path, rel)
@@ -207,12 +207,12 @@ def _visit(path: str, rel: str) -> Iterator[Candidate | ScanIssue]:
     try:
         st = os.stat(path)
     except OSError as exc:
-        yield ScanIssue(PurePosixPath(rel), "discover", f"not readable: {exc.strerror or exc}")
+        yield ScanIssue(PurePosixPath(rel), Stage.DISCOVER, f"not readable: {exc.strerror or exc}")
         return
     if not stat.S_ISREG(st.st_mode):
         yield ScanIssue(
             PurePosixPath(rel),
-            "discover",
+            Stage.DISCOVER,
             "not a regular file (FIFO, socket or device); not read",
             skipped=False,
         )

@@ -65,6 +65,33 @@ FAIL_ON: tuple[str, ...] = ("error", "warning", "info", "never")
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
+class EvidenceKind(StrEnum):
+    """What a link of evidence was read from (the JSON schema's evidence kinds)."""
+
+    MAKEFILE = "makefile"  # a build file's line, or Kbuild's record of a build
+    SYMBOL = "symbol"  # symbol tables: who defines and who uses what
+    MODINFO = "modinfo"  # a module's .modinfo record, or the MODULE_LICENSE line of its source
+    DWARF = "dwarf"  # a DWARF compile unit naming the source an object was built from
+    SPDX = "spdx"  # an SPDX-License-Identifier tag
+    SCANCODE = "scancode"  # license text scancode detected
+    SYMVERS = "symvers"  # a line of Module.symvers, or the kernel source's EXPORT_SYMBOL
+    SOURCE = "source"  # a source's own text (symbol_get: a run-time binding)
+    SCAN = "scan"  # what the scan itself could not establish (a gap)
+
+
+class Stage(StrEnum):
+    """The stage of the scan that met a :class:`ScanIssue`."""
+
+    UNPACK = "unpack"  # unpacking a package or tarball target
+    DISCOVER = "discover"  # walking the target
+    READ = "read"  # opening a file
+    OBJECT = "object"  # reading an ELF object or archive
+    SOURCE = "source"  # reading a C source or header
+    BUILD = "build"  # reading build files and relating them to the package's builds
+    LICENSE = "license"  # license text detection
+    CACHE = "cache"  # the fact cache
+
+
 def few(names: Sequence[str], limit: int = 5) -> str:
     """The first ``limit`` names, then how many more: "a, b, c and 4 more"."""
     shown = ", ".join(names[:limit])
@@ -85,13 +112,12 @@ class Location:
 class Evidence(NamedTuple):
     """One link of an evidence chain: what was read, where, and the text that says so.
 
-    ``kind`` is one of the JSON schema's evidence kinds: makefile, symbol, modinfo, dwarf,
-    spdx, scancode, symvers, source. A named tuple: an audit of 4,000 modules makes one for
+    A named tuple: an audit of 4,000 modules makes one for
     each of ≈18,000 imported symbols and each module's license, and a frozen dataclass
     takes three times as long to make.
     """
 
-    kind: str
+    kind: EvidenceKind
     text: str
     path: PurePosixPath | None = None
     line: int | None = None
@@ -106,7 +132,7 @@ class ScanIssue:
     """
 
     path: PurePosixPath
-    stage: str
+    stage: Stage
     message: str
     skipped: bool = True
 
@@ -356,11 +382,19 @@ class Component:
     members: tuple[Component, ...] = ()
 
 
+class EdgeKind(StrEnum):
+    """What a link-graph edge says of its ends."""
+
+    LINKS = "links"  # src (a binary) links dst (an object) in
+    COMPILED_FROM = "compiled-from"  # src (an object) was compiled from dst (a source)
+    IMPORTS_SYMBOL = "imports-symbol"  # src uses symbols dst defines
+
+
 @dataclass(frozen=True, slots=True)
 class Edge:
     """A link-graph edge ``src -> dst`` of one kind, with its evidence."""
 
-    kind: str  # "links", "compiled-from", "imports-symbol"
+    kind: EdgeKind
     src: str
     dst: str
     evidence: tuple[Evidence, ...]
@@ -407,15 +441,29 @@ def import_counts(
 _PROVIDER_KIND = attrgetter("provider", "gpl_only")
 
 
+class BinaryKind(StrEnum):
+    """What a linked binary is."""
+
+    KERNEL_MODULE = "kernel-module"  # a built module (.ko)
+    RELOCATABLE = "relocatable"  # an object no binary of the target is known to link
+    ARCHIVE = "archive"  # in the JSON schema; no scan makes one today
+    SHARED_OBJECT = "shared-object"  # a library linked dynamically (.so)
+    EXECUTABLE = "executable"  # a program
+    PLANNED = "planned"  # a module the build files describe, not built in the target
+    PROGRAM = "program"  # a program or library a make rule links, not found built as one
+
+
+# what is judged as a kernel module: a built one, or one the build files plan
+MODULE_KINDS = frozenset({BinaryKind.KERNEL_MODULE, BinaryKind.PLANNED})
+
+
 @dataclass(frozen=True, slots=True)
 class Binary:
     """A linked binary: a built module, or one the build files plan (``planned``)."""
 
     path: PurePosixPath
     name: str
-    # kernel-module | relocatable | archive | shared-object | executable | planned (a module
-    # the build files describe) | program (a program or library a make rule links)
-    kind: str
+    kind: BinaryKind
     declared: DeclaredLicense | None
     components: tuple[Component, ...]
     defined_at: Evidence | None  # the build line that declares it
@@ -497,17 +545,23 @@ class Waiver:
         return self.expires is not None and self.expires < today
 
 
+class LicenseStatus(StrEnum):
+    """How the license of a file of the inventory is known."""
+
+    TAGGED = "tagged"  # an SPDX tag
+    DETECTED = "detected"  # license text found by scancode
+    NONE = "none"  # text without any license
+    MALFORMED = "malformed"  # a tag that does not parse
+    BINARY = "binary"  # objects and data: no license text to read
+    UNREAD = "unread"  # could not be read
+
+
 @dataclass(frozen=True, slots=True)
 class FileLicense:
-    """One file of the license inventory and how its license is known.
-
-    ``status``: ``tagged`` (SPDX tag), ``detected`` (license text found by scancode),
-    ``none`` (text without any license), ``malformed`` (a tag that does not parse),
-    ``binary`` (objects and data: no license text to read), ``unread`` (could not be read).
-    """
+    """One file of the license inventory and how its license is known."""
 
     path: PurePosixPath
-    status: str
+    status: str  # a LicenseStatus
     license: str | None
     line: int | None = None
     # ``detected``: the license text's last line, scancode's rule and score for the match

@@ -22,6 +22,7 @@ from gplscan.model import (
     Component,
     CopyRule,
     Evidence,
+    EvidenceKind,
     FileKind,
     MemberRef,
     ObjectFacts,
@@ -42,12 +43,17 @@ def license_evidence(sf: SourceFacts | None) -> tuple[tuple[Evidence, ...], tupl
         return (), ("its source was not read",)
     if sf.spdx is not None:
         return (
-            Evidence("spdx", f"SPDX-License-Identifier: {sf.spdx.raw}", sf.path, sf.spdx.at.line),
+            Evidence(
+                EvidenceKind.SPDX,
+                f"SPDX-License-Identifier: {sf.spdx.raw}",
+                sf.path,
+                sf.spdx.at.line,
+            ),
         ), ()
     if sf.detected_expression:
         return tuple(
             Evidence(
-                "scancode",
+                EvidenceKind.SCANCODE,
                 f"{d.expression} (scancode rule {d.rule}, lines {d.start_line}-{d.end_line})",
                 sf.path,
                 d.start_line,
@@ -55,7 +61,7 @@ def license_evidence(sf: SourceFacts | None) -> tuple[tuple[Evidence, ...], tupl
             for d in sf.detected
         ), ()
     why = sf.spdx_error or "no SPDX-License-Identifier tag and no license text detected"
-    return (Evidence("spdx", why, sf.path),), (f"{sf.path}: {why}",)
+    return (Evidence(EvidenceKind.SPDX, why, sf.path),), (f"{sf.path}: {why}",)
 
 
 def account_for(member: MemberRef, facts: TreeFacts, depth: int = 0) -> Component:
@@ -334,7 +340,9 @@ def _from_archive(
         )
     evidence = [
         Evidence(
-            "symbol", f"{how}: an archive of {len(parts)} member(s), {len(closed)} closed", provider
+            EvidenceKind.SYMBOL,
+            f"{how}: an archive of {len(parts)} member(s), {len(closed)} closed",
+            provider,
         )
     ]
     for c in closed[:5]:
@@ -425,7 +433,7 @@ def _closed_object(
     if named:
         evidence.append(
             Evidence(
-                "symbol",
+                EvidenceKind.SYMBOL,
                 f"it stands for {named[0]} (by name), which the "
                 "tree holds, but that source does not define what "
                 "the object defines",
@@ -435,7 +443,7 @@ def _closed_object(
     if missing:
         evidence.append(
             Evidence(
-                "symbol",
+                EvidenceKind.SYMBOL,
                 f"its symbol table (STT_FILE) names source file(s) "
                 f"{few(missing)}, which the tree does not hold",
                 provider,
@@ -471,19 +479,21 @@ def _not_compiled_here(
         no_source = f"{name} is linked as it is: no rule of the tree builds it"
     comes_from = f"{how}: an ELF {obj.elf_type} object for {obj.machine}"
     evidence: list[Evidence] = [
-        Evidence("makefile", no_source, member.evidence.path, member.evidence.line),
-        Evidence("makefile", comes_from, provider),
+        Evidence(EvidenceKind.MAKEFILE, no_source, member.evidence.path, member.evidence.line),
+        Evidence(EvidenceKind.MAKEFILE, comes_from, provider),
     ]
     if obj.defined:
         text = f"no source in the tree defines the symbols it defines: {few(obj.defined)}"
     else:
         text = "it defines no global symbols"
-    evidence.append(Evidence("symbol", text, provider))
+    evidence.append(Evidence(EvidenceKind.SYMBOL, text, provider))
     units = [u for u in obj.dwarf_units if u[0]]
     if units:
         shown = ", ".join(f"{u[0]}" + (f" ({u[2]})" if u[2] else "") for u in units[:3])
         more = f" and {len(units) - 3} more" if len(units) > 3 else ""
         evidence.append(
-            Evidence("dwarf", f"its DWARF names the compile unit(s) {shown}{more}", provider)
+            Evidence(
+                EvidenceKind.DWARF, f"its DWARF names the compile unit(s) {shown}{more}", provider
+            )
         )
     return evidence

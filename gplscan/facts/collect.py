@@ -37,6 +37,7 @@ from gplscan.model import (
     ScanIssue,
     SourceFacts,
     SpdxTag,
+    Stage,
 )
 
 
@@ -73,7 +74,9 @@ def _read_files(batch: list[tuple[PurePosixPath, str, int]]) -> list[_Read1]:
             with open(abspath, "rb") as fh:
                 data = fh.read()
         except OSError as exc:
-            out.append((None, None, ScanIssue(rel, "read", f"not readable: {exc.strerror or exc}")))
+            out.append(
+                (None, None, ScanIssue(rel, Stage.READ, f"not readable: {exc.strerror or exc}"))
+            )
             continue
         entry = sniff(rel, data, size)
         digest = hashlib.sha256(data).hexdigest()
@@ -291,7 +294,7 @@ def _per_content(
     fresh: dict[str, R] = {}
     for rel, result in map_chunks(worker, todo, jobs, progress, kind):
         if isinstance(result, str):
-            issues.append(ScanIssue(rel, "source", result))
+            issues.append(ScanIssue(rel, Stage.SOURCE, result))
             continue
         out[rel] = result
         fresh[records[rel].sha256] = result
@@ -380,8 +383,8 @@ def detect_licenses(
                 break
             progress("licenses", done, len(todo))
     if unavailable is not None:
-        issues.append(ScanIssue(unavailable[0], "license", unavailable[1]))
-    issues.extend(ScanIssue(p, "license", why) for p, why in sorted(failed.items()))
+        issues.append(ScanIssue(unavailable[0], Stage.LICENSE, unavailable[1]))
+    issues.extend(ScanIssue(p, Stage.LICENSE, why) for p, why in sorted(failed.items()))
     for p in paths:
         if p not in out and records[p].sha256 in by_digest:
             out[p] = by_digest[records[p].sha256]

@@ -13,7 +13,7 @@ import re
 from pathlib import Path, PurePosixPath
 
 from gplscan.facts.kbuild_names import OBJECT_LIKE
-from gplscan.model import Evidence, MemberRef, ModuleSpec
+from gplscan.model import Evidence, EvidenceKind, MemberRef, ModuleSpec
 
 _SAVEDCMD = re.compile(r"^(?:savedcmd|cmd)_(?P<target>\S+)\s*:=\s*(?P<cmd>.*)$", re.MULTILINE)
 
@@ -50,7 +50,7 @@ def _link_objects(cmd_file: Path, directory: Path, root: Path) -> list[tuple[str
     rel = PurePosixPath(cmd_file.resolve().relative_to(root).as_posix())
     # the record holds absolute build paths: shown relative to the target
     shown = m.group(0).strip().replace(str(root) + os.sep, "")[:400]
-    evidence = Evidence("makefile", shown, rel, line)
+    evidence = Evidence(EvidenceKind.MAKEFILE, shown, rel, line)
     out: list[tuple[str, Evidence]] = []
     skip_next = False
     for t in tokens[1:]:
@@ -103,7 +103,9 @@ def apply_records(spec: ModuleSpec, root: Path) -> ModuleSpec:
             members.append(
                 declared.get(path)
                 or MemberRef(
-                    path, "objs", Evidence("makefile", f"{token} (Kbuild's record)", mod_rel, n)
+                    path,
+                    "objs",
+                    Evidence(EvidenceKind.MAKEFILE, f"{token} (Kbuild's record)", mod_rel, n),
                 )
             )
     single = spec.name + ".o"

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple, TypeVar, overload
 
 from gplscan.errors import KernelSymbolsError
-from gplscan.model import Evidence
+from gplscan.model import Evidence, EvidenceKind
 
 _T = TypeVar("_T")
 
@@ -107,7 +107,7 @@ class SymversExports(Mapping[str, KernelExport]):
                 cols[2],
                 _EXPORT_TYPES[cols[3]],
                 namespace or None,
-                Evidence("symvers", " ".join(filter(None, cols)), self._path, lineno),
+                Evidence(EvidenceKind.SYMVERS, " ".join(filter(None, cols)), self._path, lineno),
             )
         return made
 
@@ -161,7 +161,9 @@ def exports_from_source_tree(tree: Path) -> dict[str, KernelExport]:
                     "vmlinux",
                     m.group(2) is not None,
                     m.group(4).decode() if m.group(1) and m.group(4) else None,
-                    Evidence("symvers", m.group(0).decode("utf-8", "replace"), rel, line),
+                    Evidence(
+                        EvidenceKind.SYMVERS, m.group(0).decode("utf-8", "replace"), rel, line
+                    ),
                 ),
             )
     return exports

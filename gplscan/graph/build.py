@@ -21,9 +21,12 @@ from gplscan.graph.ties import symbol_ties
 from gplscan.graph.unlinked import account_for_every_object
 from gplscan.model import (
     Binary,
+    BinaryKind,
     Component,
     Edge,
+    EdgeKind,
     Evidence,
+    EvidenceKind,
     ModuleSpec,
     ObjectFacts,
     Origin,
@@ -77,9 +80,13 @@ def _program_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
     path = spec.directory / spec.name
     built = facts.objects.get(path)
     components = tuple(account_for(m, facts) for m in spec.members)
-    kind = "program"
+    kind = BinaryKind.PROGRAM
     if built is not None and built.elf_type in ("EXEC", "DYN"):
-        kind = "shared-object" if built.elf_type == "DYN" and ".so" in path.name else "executable"
+        kind = (
+            BinaryKind.SHARED_OBJECT
+            if built.elf_type == "DYN" and ".so" in path.name
+            else BinaryKind.EXECUTABLE
+        )
     return Binary(
         path=path,
         name=spec.name,
@@ -111,7 +118,9 @@ def _module_binary(
     return Binary(
         path=path,
         name=spec.name,
-        kind="kernel-module" if built is not None and built.is_module else "planned",
+        kind=BinaryKind.KERNEL_MODULE
+        if built is not None and built.is_module
+        else BinaryKind.PLANNED,
         declared=declared,
         components=components,
         defined_at=spec.declared_at,
@@ -158,7 +167,9 @@ def unaccounted_code(
         holder = holders.get(name)
         where = f", inside {holder.path}" if holder is not None else ""
         ev = Evidence(
-            "dwarf" if any(u[0] and u[0].endswith(name) for u in built.dwarf_units) else "symbol",
+            EvidenceKind.DWARF
+            if any(u[0] and u[0].endswith(name) for u in built.dwarf_units)
+            else EvidenceKind.SYMBOL,
             f"{path.name} names {name} as a source it was built from{where}; the tree "
             "holds no such source",
             path,
@@ -184,18 +195,25 @@ def _standalone_module(path: PurePosixPath, obj: ObjectFacts) -> Binary:
     declared, note = declared_license(path, obj, (), None)
     name = next((v.decode("utf-8", "replace") for v in obj.modinfo_values("name")), path.stem)
     return Binary(
-        path, name, "kernel-module", declared, (), None, composition_known=False, license_note=note
+        path,
+        name,
+        BinaryKind.KERNEL_MODULE,
+        declared,
+        (),
+        None,
+        composition_known=False,
+        license_note=note,
     )
 
 
 def _structure_edges(binary: Binary) -> Iterable[Edge]:
     """The ``links`` edge to each component and the ``compiled-from`` edges to its sources."""
     for c in binary.components:
-        yield Edge("links", str(binary.path), str(c.path), (c.linked_by,))
+        yield Edge(EdgeKind.LINKS, str(binary.path), str(c.path), (c.linked_by,))
         for src in c.sources:
             yield Edge(
-                "compiled-from",
+                EdgeKind.COMPILED_FROM,
                 str(c.path),
                 str(src),
-                (Evidence("makefile", c.reasons[0] if c.reasons else "", src),),
+                (Evidence(EvidenceKind.MAKEFILE, c.reasons[0] if c.reasons else "", src),),
             )

@@ -11,7 +11,14 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
-from gplscan.model import Component, DeclaredLicense, Evidence, ModuleInfoDecl, ObjectFacts
+from gplscan.model import (
+    Component,
+    DeclaredLicense,
+    Evidence,
+    EvidenceKind,
+    ModuleInfoDecl,
+    ObjectFacts,
+)
 
 
 def declared_license(
@@ -38,7 +45,9 @@ def declared_license(
         values = built.modinfo_values("license")
         if values:
             value = values[0]
-            evidence.extend(Evidence("modinfo", "license=" + c_string(v), path) for v in values)
+            evidence.extend(
+                Evidence(EvidenceKind.MODINFO, "license=" + c_string(v), path) for v in values
+            )
     note = None
     for decl in source_decls:
         decl_value = decl.value
@@ -49,7 +58,7 @@ def declared_license(
                 decl_value = resolved[0]
                 shown = c_string(decl_value)
                 text += f" with {decl.argument.strip()} defined as {shown} at {resolved[1]}"
-        evidence.append(Evidence("modinfo", text, decl.at.path, decl.at.line))
+        evidence.append(Evidence(EvidenceKind.MODINFO, text, decl.at.path, decl.at.line))
         if value is None:
             if decl_value is None and "#" in decl.argument:
                 first = next(ln for ln in decl.argument.splitlines() if "#" in ln).strip()

@@ -18,7 +18,17 @@ from gplscan.facts import TreeFacts
 from gplscan.facts.source import called_functions
 from gplscan.facts.symvers import KernelSymbols
 from gplscan.graph.sources import JudgeSources, ReadSource
-from gplscan.model import Binary, Edge, Evidence, Import, import_counts
+from gplscan.model import (
+    MODULE_KINDS,
+    Binary,
+    BinaryKind,
+    Edge,
+    EdgeKind,
+    Evidence,
+    EvidenceKind,
+    Import,
+    import_counts,
+)
 
 Exports = tuple[tuple[str, bool], ...]  # (symbol, EXPORT_SYMBOL_GPL), sorted
 
@@ -45,7 +55,7 @@ def resolve_imports(
     # Python ones.
     resolved = _Resolutions(providers.provided)
     for b in binaries:
-        if b.kind not in ("kernel-module", "planned"):
+        if b.kind not in MODULE_KINDS:
             out.append(b)  # a program's or an object's imports are not the kernel's to give
             continue
         late = _runtime_imports(b, facts, providers.provided) if facts.sources else []
@@ -98,7 +108,7 @@ class _Providers:
             return self.from_kernel(symbol)
         path, shown, gpl = local
         kind = "EXPORT_SYMBOL_GPL" if gpl else "EXPORT_SYMBOL"
-        ev = Evidence("symbol", f"{symbol} is exported by {shown} with {kind}", path)
+        ev = Evidence(EvidenceKind.SYMBOL, f"{symbol} is exported by {shown} with {kind}", path)
         return Import(symbol, shown, gpl, None, ev)
 
 
@@ -136,7 +146,7 @@ def _runtime_imports(
         for symbol, line in sf.runtime_imports if sf is not None else ():
             imp = provided(symbol)
             how = Evidence(
-                "source",
+                EvidenceKind.SOURCE,
                 f"{src} binds {symbol} at run time (symbol_get); "
                 + (imp.evidence.text if imp.evidence is not None else "no export known"),
                 src,
@@ -156,7 +166,7 @@ def _unbuilt_imports(
     """What a module that is not built imports, from the best evidence there is: the
     undefined symbols of its built objects (a .ko whose final link failed), else, where
     ``judge_sources`` asks for it, the exported functions its sources call."""
-    if b.kind != "planned":
+    if b.kind != BinaryKind.PLANNED:
         return ()
     objects = [c for c in b.components if c.undefined]
     built = all(
@@ -170,7 +180,7 @@ def _unbuilt_imports(
             for symbol in sorted(c.undefined - defined):
                 imp = provided(symbol)
                 how = f"{symbol} is undefined in {c.path} (built; {b.path} is not)"
-                out.append(imp._replace(evidence=Evidence("symbol", how, c.path)))
+                out.append(imp._replace(evidence=Evidence(EvidenceKind.SYMBOL, how, c.path)))
         return tuple({i.symbol: i for i in out}.values())
     if read_source is None or judge_sources is None or not judge_sources(b):
         return ()
@@ -187,7 +197,7 @@ def _unbuilt_imports(
             if imp.provider in ("unresolved", str(b.path)):
                 continue  # a function of its own, a macro, a static helper
             how = f"{src} calls {symbol} (read from the source: {b.path} is not built)"
-            calls[symbol] = imp._replace(evidence=Evidence("source", how, src, line))
+            calls[symbol] = imp._replace(evidence=Evidence(EvidenceKind.SOURCE, how, src, line))
     return tuple(calls.values())
 
 
@@ -202,8 +212,8 @@ def import_edges(binary: Binary) -> list[Edge]:
         if provider == "unresolved":
             continue
         shown = ", ".join(symbols[:20]) + (" ..." if len(symbols) > 20 else "")
-        evidence = Evidence("symbol", f"{len(symbols)} symbol(s): {shown}", binary.path)
-        edges.append(Edge("imports-symbol", str(binary.path), provider, (evidence,)))
+        evidence = Evidence(EvidenceKind.SYMBOL, f"{len(symbols)} symbol(s): {shown}", binary.path)
+        edges.append(Edge(EdgeKind.IMPORTS_SYMBOL, str(binary.path), provider, (evidence,)))
     return edges
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
-from gplscan.model import Binary, Evidence, MemberRef, ObjectFacts, few
+from gplscan.model import Binary, BinaryKind, Evidence, EvidenceKind, MemberRef, ObjectFacts, few
 from gplscan.provenance import account_for
 
 
@@ -44,7 +44,11 @@ def _program(
     definition it also defines. Its composition is known when those define everything it
     defines but the toolchain's start-up symbols; else it is not, and the report says so.
     DT_NEEDED names the shared libraries it links dynamically."""
-    kind = "shared-object" if obj.elf_type == "DYN" and ".so" in path.name else "executable"
+    kind = (
+        BinaryKind.SHARED_OBJECT
+        if obj.elf_type == "DYN" and ".so" in path.name
+        else BinaryKind.EXECUTABLE
+    )
     mine = frozenset(obj.defined)
     matched = [(p, d) for p, d in candidates if d <= mine]
     covered = frozenset().union(*(d for _, d in matched)) if matched else frozenset()
@@ -60,7 +64,7 @@ def _program(
                 p,
                 "symbols",
                 Evidence(
-                    "symbol",
+                    EvidenceKind.SYMBOL,
                     f"{path.name} defines every global symbol {p.name} defines "
                     f"({few(sorted(d))}): the linker put it there",
                     p,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from gplscan.facts import TreeFacts
 from gplscan.facts.source import defined_functions, symbol_lines
 from gplscan.graph.sources import ReadSource
-from gplscan.model import Binary, Edge, Evidence, Origin
+from gplscan.model import Binary, Edge, EdgeKind, Evidence, EvidenceKind, Origin
 
 
 def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> list[Edge]:
@@ -39,13 +39,16 @@ def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> li
             defs = symbol_lines(text, callbacks, want="definition") if text is not None else {}
             into = tuple(
                 Evidence(
-                    "symbol", f"{s} is used by {src}, defined in closed {cc.path}", src, uses.get(s)
+                    EvidenceKind.SYMBOL,
+                    f"{s} is used by {src}, defined in closed {cc.path}",
+                    src,
+                    uses.get(s),
                 )
                 for s in sorted(calls)
             )
             back = tuple(
                 Evidence(
-                    "symbol",
+                    EvidenceKind.SYMBOL,
                     f"{s} is defined in {src}, called by closed {cc.path}",
                     src,
                     defs.get(s),
@@ -53,7 +56,7 @@ def symbol_ties(binary: Binary, facts: TreeFacts, read_source: ReadSource) -> li
                 for s in sorted(callbacks)
             )
             if into:
-                edges.append(Edge("imports-symbol", str(oc.path), str(cc.path), into))
+                edges.append(Edge(EdgeKind.IMPORTS_SYMBOL, str(oc.path), str(cc.path), into))
             if back:
-                edges.append(Edge("imports-symbol", str(cc.path), str(oc.path), back))
+                edges.append(Edge(EdgeKind.IMPORTS_SYMBOL, str(cc.path), str(oc.path), back))
     return edges

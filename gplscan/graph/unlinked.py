@@ -15,7 +15,18 @@ from gplscan.facts.source import symbol_lines
 from gplscan.graph.sources import ReadSource
 from gplscan.graph.ties import symbol_ties
 from gplscan.kernel_names import object_stem
-from gplscan.model import Binary, Component, Edge, Evidence, MemberRef, Origin, few
+from gplscan.model import (
+    Binary,
+    BinaryKind,
+    Component,
+    Edge,
+    EdgeKind,
+    Evidence,
+    EvidenceKind,
+    MemberRef,
+    Origin,
+    few,
+)
 from gplscan.provenance import account_for
 
 
@@ -42,7 +53,9 @@ def account_for_every_object(
         if path in used or obj.is_module or obj.elf_type != "REL" or _build_product(path, facts):
             continue
         evidence = Evidence(
-            "symbol", f"{path} is in the target, and no build file gplscan read links it", path
+            EvidenceKind.SYMBOL,
+            f"{path} is in the target, and no build file gplscan read links it",
+            path,
         )
         component = account_for(MemberRef(path, "found", evidence), facts)
         if component.origin is Origin.CLOSED:
@@ -60,7 +73,7 @@ def account_for_every_object(
         fits = [b for b in binaries if machine in _machines(b, facts) or not _machines(b, facts)]
         home = _linked_into(c, fits, facts) or _called_from(c, fits, texts, read_source)
         if home is None:
-            alone.append(Binary(c.path, c.path.stem, "relocatable", None, (c,), None))
+            alone.append(Binary(c.path, c.path.stem, BinaryKind.RELOCATABLE, None, (c,), None))
         else:
             binary, why = home
             extra.setdefault(binary.path, []).append(replace(c, linked_by=why))
@@ -69,7 +82,7 @@ def account_for_every_object(
     for path, comps in extra.items():
         i = by_path[path]
         out[i] = replace(out[i], components=out[i].components + tuple(comps))
-        edges.extend(Edge("links", str(path), str(c.path), (c.linked_by,)) for c in comps)
+        edges.extend(Edge(EdgeKind.LINKS, str(path), str(c.path), (c.linked_by,)) for c in comps)
         edges.extend(
             e
             for e in symbol_ties(out[i], facts, read_source)
@@ -126,7 +139,7 @@ def _linked_into(
             continue
         shown = few(sorted(c.defined))
         return b, Evidence(
-            "symbol",
+            EvidenceKind.SYMBOL,
             f"{b.path} defines every global symbol {c.path} defines ({shown}): it was linked in",
             b.path,
         )
@@ -159,7 +172,7 @@ def _called_from(
         return None
     n, b, src, symbol, line = best
     return b, Evidence(
-        "symbol",
+        EvidenceKind.SYMBOL,
         f"{src} uses {n} symbol(s) {c.path} defines ({symbol} ...): no build file gplscan "
         f"read links it, the symbols tie it to {b.path}",
         src,

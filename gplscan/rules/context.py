@@ -15,9 +15,12 @@ from pathlib import PurePosixPath
 
 from gplscan.model import (
     Binary,
+    BinaryKind,
     Component,
     Edge,
+    EdgeKind,
     Evidence,
+    EvidenceKind,
     Gap,
     Location,
     Origin,
@@ -66,8 +69,12 @@ class Context:
                 frozenset(
                     path
                     for path, b in self.binaries.items()
-                    if (b.kind == "kernel-module" and not self.accepted(b))
-                    or (b.kind == "planned" and b.declared is not None and not self.accepted(b))
+                    if (b.kind == BinaryKind.KERNEL_MODULE and not self.accepted(b))
+                    or (
+                        b.kind == BinaryKind.PLANNED
+                        and b.declared is not None
+                        and not self.accepted(b)
+                    )
                 )
             )
         return self._proprietary[0]
@@ -99,7 +106,7 @@ class Context:
         """Symbol edges between ``component`` and the other components of ``binary``."""
         if not self._ties and self.edges:  # indexed on first use
             for edge in self.edges:
-                if edge.kind == "imports-symbol":
+                if edge.kind == EdgeKind.IMPORTS_SYMBOL:
                     self._ties.setdefault(edge.src, []).append(edge)
                     self._ties.setdefault(edge.dst, []).append(edge)
             self._ties.setdefault("", [])  # mark the index as built
@@ -178,7 +185,9 @@ def ties(ctx: Context, binary: Binary, c: Component) -> tuple[Text, tuple[Eviden
 
 
 def _symbols(edge: Edge) -> list[str]:
-    return [ev.text.split()[0] for ev in edge.evidence if ev.kind == "symbol" and ev.text]
+    return [
+        ev.text.split()[0] for ev in edge.evidence if ev.kind == EvidenceKind.SYMBOL and ev.text
+    ]
 
 
 def few4(names: list[str]) -> Few:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-from gplscan.model import Binary, Component, Evidence, Location
+from gplscan.model import Binary, Component, Evidence, EvidenceKind, Location
 from gplscan.rules.context import Context, Match, few4, where
 from gplscan.rules.fragments import Said, Text, Value
 
@@ -29,14 +29,14 @@ def object_source_mismatch(
             evidence=(
                 c.linked_by,
                 Said(
-                    "symbol",
+                    EvidenceKind.SYMBOL,
                     Text(
                         "evidence", "defines", {"file": source, "symbols": few4(sorted(c.expected))}
                     ),
                     c.sources[0] if c.sources else None,
                 ),
                 Said(
-                    "symbol",
+                    EvidenceKind.SYMBOL,
                     Text(
                         "evidence",
                         "defines",
@@ -65,7 +65,10 @@ def malformed_license_tag(
                 location=Location(c.sources[0], line),
                 object=str(c.path),
                 symbol=None,
-                evidence=(Evidence("spdx", c.tag_error, c.sources[0], line), c.linked_by),
+                evidence=(
+                    Evidence(EvidenceKind.SPDX, c.tag_error, c.sources[0], line),
+                    c.linked_by,
+                ),
                 fields={"source": str(c.sources[0]), "error": c.tag_error},
             )
 
@@ -85,7 +88,8 @@ def not_judged(ctx: Context, params: Mapping[str, object]) -> Iterable[tuple[Bin
                 location=gap.at,
                 object=str(gap.at.path),
                 symbol=None,
-                evidence=gap.evidence or (Evidence("scan", gap.reason, gap.at.path, gap.at.line),),
+                evidence=gap.evidence
+                or (Evidence(EvidenceKind.SCAN, gap.reason, gap.at.path, gap.at.line),),
                 fields={"subject": gap.subject, "reason": gap.reason},
                 # identity by subject and file, not line or wording: an edit elsewhere in
                 # the file or a reason worded differently is not a new finding

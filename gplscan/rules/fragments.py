@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from gplscan.model import Evidence
+from gplscan.model import Evidence, EvidenceKind
 
 JOIN = "join"  # the key of a fragment that is no case: how several parts are joined
 
@@ -64,7 +64,7 @@ class Said:
     """A link of evidence a predicate words through its rule's fragment ``evidence``
     (made :class:`~gplscan.model.Evidence` with :meth:`worded` when the finding is)."""
 
-    kind: str
+    kind: EvidenceKind
     text: Text
     path: PurePosixPath | None = None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import PurePosixPath
 
-from gplscan.model import Binary, Evidence, Import, Origin, Severity
+from gplscan.model import Binary, BinaryKind, Evidence, EvidenceKind, Import, Origin, Severity
 from gplscan.rules.context import (
     Context,
     Match,
@@ -68,7 +68,7 @@ def declared_license_category(
         # one, or an unconditional obj-m, is known to be a module that needs a license
         # and only when every member's source was read: the declaration may sit in the
         # part gplscan could not see
-        readable = binary.kind != "planned" or (
+        readable = binary.kind != BinaryKind.PLANNED or (
             not binary.conditional
             and bool(binary.components)
             and all(c.origin is Origin.SOURCE for c in binary.components)
@@ -120,7 +120,7 @@ def gpl_only_imports_in_non_gpl(
     declared = binary.declared
     if declared is not None and ctx.licenses.honestly_gpl(declared.value):
         return
-    if declared is None and binary.kind == "planned":
+    if declared is None and binary.kind == BinaryKind.PLANNED:
         return
     shown = _show_license(declared.value) if declared is not None else None
     for imp in binary.imports:
@@ -168,9 +168,9 @@ def gpl_module_imports_proprietary(
                 *(
                     # how it is imported (symbol table, or symbol_get at a line) when known
                     i.evidence
-                    if i.evidence is not None and i.evidence.kind == "source"
+                    if i.evidence is not None and i.evidence.kind == EvidenceKind.SOURCE
                     else Said(
-                        "symbol",
+                        EvidenceKind.SYMBOL,
                         Text(
                             "evidence", "exported", {"symbol": i.symbol, "provider": provider_path}
                         ),
@@ -238,12 +238,12 @@ def gpl_symbol_reexport(
         values: dict[str, Value] = {"export": export, "module": str(binary.path)}
         values["calls"] = few4(list(calls))
         evidence: list[Evidence | Said] = [
-            Said("symbol", Text("evidence", how, values), binary.path)
+            Said(EvidenceKind.SYMBOL, Text("evidence", how, values), binary.path)
         ]
         evidence += [i.evidence for i in binary.imports if i.symbol in calls and i.evidence][:4]
         evidence += [
             Said(
-                "symbol",
+                EvidenceKind.SYMBOL,
                 Text("evidence", "imported", {"module": u, "export": export}),
                 PurePosixPath(u),
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gplscan.model import Binary, Rule
+from gplscan.model import MODULE_KINDS, Binary, Rule
 from gplscan.rules import each, vocabulary
 from gplscan.rules.context import Context, Match, Predicate, TargetPredicate
 from gplscan.rules.files import (
@@ -73,4 +73,4 @@ def predicate_for(rule: Rule) -> tuple[Predicate, bool]:
 
 def is_module(binary: Binary) -> bool:
     """A kernel module, built or planned by the build files."""
-    return binary.kind in ("kernel-module", "planned")
+    return binary.kind in MODULE_KINDS

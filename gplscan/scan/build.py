@@ -21,13 +21,16 @@ from gplscan.facts.kbuild_records import apply_records
 from gplscan.facts.kconfig import KconfigTypes
 from gplscan.model import (
     Binary,
+    BinaryKind,
     CopyRule,
     Evidence,
+    EvidenceKind,
     FileKind,
     Gap,
     Location,
     ModuleSpec,
     ScanIssue,
+    Stage,
 )
 from gplscan.scan.session import FactSession
 
@@ -182,7 +185,7 @@ def _reached_modules(
         issues.append(
             ScanIssue(
                 spec.declared_at.path or spec.directory,
-                "build",
+                Stage.BUILD,
                 f"line {spec.declared_at.line}: {spec.name}.ko is described here, but no build "
                 "of the package reaches this directory (not a module dkms.conf names, not a "
                 "subdirectory of one built): not judged as a module the package ships",
@@ -205,7 +208,7 @@ def not_shipped(
     kept = []
     for b in binaries:
         probe = (
-            b.kind == "kernel-module"
+            b.kind == BinaryKind.KERNEL_MODULE
             and b.defined_at is None
             and b.path.parent not in shipped
             and b.path.stem not in named
@@ -216,7 +219,7 @@ def not_shipped(
         issues.append(
             ScanIssue(
                 b.path,
-                "build",
+                Stage.BUILD,
                 "a built module in a directory no build of the package reaches, not one "
                 "dkms.conf names (a configure probe): not judged as a module it ships",
                 skipped=False,
@@ -234,7 +237,7 @@ def _dkms_confs(
         try:
             text = (root / rel).read_text(encoding="utf-8", errors="surrogateescape")
         except OSError as exc:
-            issues.append(ScanIssue(rel, "build", f"not readable: {exc.strerror or exc}"))
+            issues.append(ScanIssue(rel, Stage.BUILD, f"not readable: {exc.strerror or exc}"))
             continue
         conf = read_dkms_conf(text, rel)
         out.append(conf)
@@ -242,7 +245,7 @@ def _dkms_confs(
             issues.append(
                 ScanIssue(
                     rel,
-                    "build",
+                    Stage.BUILD,
                     f"line {line}: dkms applies {patch} before it builds; gplscan read the "
                     "sources as shipped, without it",
                     skipped=False,
@@ -278,7 +281,7 @@ def _recorded_modules(
         if not _is_kbuild_record(root / rel):
             continue  # e.g. go.mod
         evidence = Evidence(
-            "makefile", f"{rel.name}: Kbuild's record of the module it built", rel, 1
+            EvidenceKind.MAKEFILE, f"{rel.name}: Kbuild's record of the module it built", rel, 1
         )
         out.append(ModuleSpec(name, rel.parent, evidence, ()))
     return sorted(out, key=lambda m: (str(m.directory), m.name))
@@ -303,7 +306,7 @@ def _symlinked_objects(
             continue  # discovery reported a link out of the target
         if real != rel and real in records:
             text = f"{rel.name} is a symbolic link to {real}"
-            out.append((rel, CopyRule(rel, real, Evidence("makefile", text, rel))))
+            out.append((rel, CopyRule(rel, real, Evidence(EvidenceKind.MAKEFILE, text, rel))))
     return out
 
 

@@ -14,7 +14,18 @@ from pathlib import PurePosixPath
 from gplscan.facts.collect import FileRecord
 from gplscan.facts.dkms import DkmsConf
 from gplscan.facts.symvers import KernelSymbols
-from gplscan.model import Binary, Evidence, FileKind, Gap, Location, Origin, few
+from gplscan.model import (
+    MODULE_KINDS,
+    Binary,
+    BinaryKind,
+    Evidence,
+    EvidenceKind,
+    FileKind,
+    Gap,
+    Location,
+    Origin,
+    few,
+)
 from gplscan.policy import LicenseData
 
 
@@ -38,7 +49,7 @@ def judgement_gaps(
         if has_sources:  # symbol_get bindings come from sources: built modules have none
             gaps.extend(_unbound(b))
         declared = b.declared.value if b.declared is not None else None
-        if b.kind not in ("kernel-module", "planned") or (
+        if b.kind not in MODULE_KINDS or (
             declared is not None and licenses.kernel_accepts(declared)
         ):
             continue
@@ -67,7 +78,7 @@ def _composition_unknown(b: Binary) -> Gap:
     what = (
         "no build file gplscan could read and no Kbuild record (<module>.mod, "
         ".<module>.o.cmd) describes this module"
-        if b.kind == "kernel-module"
+        if b.kind == BinaryKind.KERNEL_MODULE
         else f"no make rule gplscan could read links this {b.kind}, and its symbol "
         "table does not show where all of its code comes from (stripped, or code "
         "from objects the target does not hold)"
@@ -107,7 +118,7 @@ def _proprietary(b: Binary, kernel: KernelSymbols, kernel_tree: bool) -> list[Ga
     license is not known: what about its GPL-only symbol use could not be judged."""
     if (
         b.declared is None
-        and b.kind == "planned"
+        and b.kind == BinaryKind.PLANNED
         and not b.license_note
         and b.conditional
         and not kernel_tree  # in a kernel tree most obj-$(CONFIG_X) are bool: built in
@@ -135,7 +146,7 @@ def _proprietary(b: Binary, kernel: KernelSymbols, kernel_tree: bool) -> list[Ga
             )
         ]
     at = b.declared.at if b.declared is not None and b.declared.at else Location(b.path)
-    if b.kind == "planned":
+    if b.kind == BinaryKind.PLANNED:
         return _planned(b, kernel, at)
     unresolved = [i.symbol for i in b.imports if i.provider == "unresolved"]
     if not unresolved:
@@ -161,7 +172,7 @@ def _planned(b: Binary, kernel: KernelSymbols, at: Location) -> list[Gap]:
         return []
     gaps = []
     if kernel.exports and not any(
-        i.evidence is not None and i.evidence.kind == "symbol" for i in b.imports
+        i.evidence is not None and i.evidence.kind == EvidenceKind.SYMBOL for i in b.imports
     ):
         # judged from its sources' calls: those under #if are not evaluated
         gaps.append(
@@ -230,7 +241,7 @@ def dkms_gaps(dkms: tuple[DkmsConf, ...], binaries: tuple[Binary, ...]) -> list[
                 b
                 for b in binaries
                 if b.path.name == f"{module.name}.ko"
-                or (b.name == module.name and b.kind != "relocatable")
+                or (b.name == module.name and b.kind != BinaryKind.RELOCATABLE)
             ]
             if found:
                 continue
@@ -243,7 +254,7 @@ def dkms_gaps(dkms: tuple[DkmsConf, ...], binaries: tuple[Binary, ...]) -> list[
                     Location(conf.path, module.line),
                     evidence=(
                         Evidence(
-                            "makefile",
+                            EvidenceKind.MAKEFILE,
                             f'BUILT_MODULE_NAME[{module.index}]="{module.name}"',
                             conf.path,
                             module.line,

@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 from gplscan.facts.collect import FileRecord
 from gplscan.facts.detection import Detection
-from gplscan.model import Binary, FileEntry, FileKind, FileLicense
+from gplscan.model import Binary, FileEntry, FileKind, FileLicense, LicenseStatus
 
 # the kinds of file license detection reads (a file of any other kind is "binary")
 TEXT_KINDS = (
@@ -81,20 +81,24 @@ def _file_license(
 ) -> FileLicense:
     if record.spdx is not None:
         return FileLicense(
-            path, "tagged", record.spdx.expression, record.spdx.at.line, binaries=binaries
+            path,
+            LicenseStatus.TAGGED,
+            record.spdx.expression,
+            record.spdx.at.line,
+            binaries=binaries,
         )
     if record.spdx_error is not None:
-        return FileLicense(path, "malformed", None, binaries=binaries)
+        return FileLicense(path, LicenseStatus.MALFORMED, None, binaries=binaries)
     if record.entry.kind not in TEXT_KINDS:
-        return FileLicense(path, "binary", None, binaries=binaries)
+        return FileLicense(path, LicenseStatus.BINARY, None, binaries=binaries)
     if detection is None:
-        return FileLicense(path, "unread", None, binaries=binaries)
+        return FileLicense(path, LicenseStatus.UNREAD, None, binaries=binaries)
     expression, matches = detection
     if expression:
         first = matches[0] if matches else None
         return FileLicense(
             path,
-            "detected",
+            LicenseStatus.DETECTED,
             expression,
             first.start_line if first else None,
             end_line=first.end_line if first else None,
@@ -102,4 +106,4 @@ def _file_license(
             score=first.score if first else None,
             binaries=binaries,
         )
-    return FileLicense(path, "none", None, binaries=binaries)
+    return FileLicense(path, LicenseStatus.NONE, None, binaries=binaries)

@@ -38,6 +38,7 @@ from gplscan.facts.symvers import KernelSymbols, load_kernel_symbols
 from gplscan.graph import LinkGraph, build_graph, resolve_imports
 from gplscan.model import (
     Binary,
+    BinaryKind,
     ChangeStats,
     FileKind,
     Finding,
@@ -50,6 +51,7 @@ from gplscan.model import (
     ScanStats,
     Scope,
     SourceFacts,
+    Stage,
 )
 from gplscan.policy import LicenseData, load_license_data
 from gplscan.rules import load_rules
@@ -117,7 +119,7 @@ def scan(
         judged = _judge_binaries(session, linked, build, licenses, options, judging)
         findings = _findings(rules, session, build, linked, judged, licenses, options, judging)
         if cache.error:
-            issues.append(ScanIssue(PurePosixPath("."), "cache", cache.error, skipped=False))
+            issues.append(ScanIssue(PurePosixPath("."), Stage.CACHE, cache.error, skipped=False))
     entries = file_entries(session.records)
     return ScanResult(
         target=display_target if display_target is not None else str(target),
@@ -208,15 +210,15 @@ def _session(
     issues.extend(first.issues)
     for rel, record in first.records.items():
         if record.entry.note:
-            issues.append(ScanIssue(rel, "discover", record.entry.note, skipped=False))
+            issues.append(ScanIssue(rel, Stage.DISCOVER, record.entry.note, skipped=False))
         if record.object_error:
-            issues.append(ScanIssue(rel, "object", f"not read: {record.object_error}"))
+            issues.append(ScanIssue(rel, Stage.OBJECT, f"not read: {record.object_error}"))
         if record.spdx_error:
-            issues.append(ScanIssue(rel, "source", record.spdx_error, skipped=False))
+            issues.append(ScanIssue(rel, Stage.SOURCE, record.spdx_error, skipped=False))
     for rel, obj in first.objects.items():
         if obj.dwarf_error:
             message = f"DWARF not read in full: {obj.dwarf_error}"
-            issues.append(ScanIssue(rel, "object", message, skipped=False))
+            issues.append(ScanIssue(rel, Stage.OBJECT, message, skipped=False))
     return FactSession(root, cache, jobs, progress, first.records, first.objects, issues)
 
 
@@ -350,9 +352,11 @@ def _resolve(
     binary is built, binds symbols at run time, or is planned under a license the kernel
     takes as proprietary; the kernel's exports are loaded only then."""
     judge_sources = partial(_judge_sources, licenses)
-    built = any(b.kind != "planned" for b in binaries)
+    built = any(b.kind != BinaryKind.PLANNED for b in binaries)
     binds = any(sf.runtime_imports for sf in facts.sources.values())  # symbol_get
-    if not (built or binds or any(b.kind == "planned" and judge_sources(b) for b in binaries)):
+    if not (
+        built or binds or any(b.kind == BinaryKind.PLANNED and judge_sources(b) for b in binaries)
+    ):
         return binaries, KernelSymbols.none("not needed: no built module in the target")
     # a tree that is not built is judged against the kernel given, never against
     # whatever kernel this machine happens to run

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from gplscan.errors import LimitReached
-from gplscan.model import ScanIssue
+from gplscan.model import ScanIssue, Stage
 from gplscan.unpack.decompress import OUT_STEP
 from gplscan.unpack.limits import Limits, human_size
 
-_STAGE = "unpack"
+_STAGE = Stage.UNPACK
 _MAX_LINK_HOPS = 40  # as the kernel's own limit on nested symbolic links
 
 

@@ -19,7 +19,7 @@ from gplscan.facts.make.database import MakeDB, Word
 from gplscan.facts.make.functions import FUNCTIONS, static_shell
 from gplscan.facts.make.limits import STEP_SCAN, Budget, MakeLimits
 from gplscan.facts.make.syntax import matching, patsubst, split_commas
-from gplscan.model import ScanIssue
+from gplscan.model import ScanIssue, Stage
 
 
 class Expander(Budget):
@@ -117,7 +117,7 @@ class Expander(Budget):
     def note(self, relpath: PurePosixPath, line: int | None, message: str) -> None:
         """A problem of the build file that does not stop the reading (not a skip)."""
         where = f"line {line}: " if line else ""
-        self.issues.append(ScanIssue(relpath, "build", where + message, skipped=False))
+        self.issues.append(ScanIssue(relpath, Stage.BUILD, where + message, skipped=False))
 
     def value(self, name: str, depth: int = 0) -> list[Word]:
         """The words of a variable, expanded."""

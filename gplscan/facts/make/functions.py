@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from gplscan.facts.make.database import Variable, Word
 from gplscan.facts.make.limits import STEP_PATTERN
 from gplscan.facts.make.syntax import patsubst, split_commas
-from gplscan.model import Evidence
+from gplscan.model import Evidence, EvidenceKind
 
 if TYPE_CHECKING:
     from gplscan.facts.make.expansion import Expander
@@ -158,7 +158,7 @@ def _f_foreach(r: Expander, rest: str, d: int) -> str:
     name, words, body = split_commas(rest, 3)
     name = r.expand(name, d).strip()
     path, line, _ = r.here
-    evidence = Evidence("makefile", f"$(foreach {name},...)", r.rel(path), line)
+    evidence = Evidence(EvidenceKind.MAKEFILE, f"$(foreach {name},...)", r.rel(path), line)
     saved = r.db.variables.get(name)
     out = []
     size = 0
@@ -192,7 +192,7 @@ def _f_call(r: Expander, rest: str, d: int) -> str:
     args = {str(i): r.expand(a, d) for i, a in enumerate(parts[1:], 1)}
     args["0"] = name
     path, line, _ = r.here
-    evidence = Evidence("makefile", f"$(call {name},...)", r.rel(path), line)
+    evidence = Evidence(EvidenceKind.MAKEFILE, f"$(call {name},...)", r.rel(path), line)
     saved = {k: r.db.variables.get(k) for k in args}
     for k, v in args.items():
         r.db.variables[k] = Variable([Word(w, evidence) for w in v.split()], recursive=False)

@@ -29,7 +29,7 @@ from gplscan.facts.make.syntax import (
     split_words,
     strip_comment,
 )
-from gplscan.model import Evidence, Gap, Location, ScanIssue
+from gplscan.model import Evidence, EvidenceKind, Gap, Location, ScanIssue, Stage
 
 # a stack of (active, taken) for nested conditionals; active: this branch is, and so is
 # every one it is nested in
@@ -78,7 +78,7 @@ class Reader(Expander):
                 data = f.read(self.limits.file_bytes + 1)
         except OSError as exc:
             self.issues.append(
-                ScanIssue(self.rel(path), "build", f"not readable: {exc.strerror or exc}")
+                ScanIssue(self.rel(path), Stage.BUILD, f"not readable: {exc.strerror or exc}")
             )
             return
         if len(data) > self.limits.file_bytes:
@@ -131,7 +131,7 @@ class Reader(Expander):
             if keyword in _CONDITIONAL_KEYWORDS:
                 self._conditional(keyword, line, cond, relpath, lineno)
             elif active:
-                evidence = Evidence("makefile", raw.strip(), relpath, lineno)
+                evidence = Evidence(EvidenceKind.MAKEFILE, raw.strip(), relpath, lineno)
                 current_rule = self._statement(path, depth, line, keyword, evidence)
         if cond:
             self.note(relpath, None, f"{len(cond)} conditional(s) not closed by 'endif'")
@@ -204,7 +204,7 @@ class Reader(Expander):
                 subject,
                 reason,
                 Location(relpath, line),
-                evidence=(Evidence("makefile", reason, relpath, line),),
+                evidence=(Evidence(EvidenceKind.MAKEFILE, reason, relpath, line),),
             )
         )
 
@@ -223,7 +223,7 @@ class Reader(Expander):
                 f"{reason} (at {where}), past gplscan's limit for one build file; it is not "
                 "read further, so what it defines (modules, their objects) is not known",
                 Location(relpath, line or None),
-                evidence=(Evidence("makefile", reason, relpath, line or None),),
+                evidence=(Evidence(EvidenceKind.MAKEFILE, reason, relpath, line or None),),
             )
         )
         # and a part of a file not read: the scan is incomplete (exit 2 unless
@@ -231,7 +231,7 @@ class Reader(Expander):
         self.issues.append(
             ScanIssue(
                 relpath,
-                "build",
+                Stage.BUILD,
                 f"not read past {where}: {reason} (a limit of gplscan's make reader)",
             )
         )
