@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 
 from gplscan.facts import TreeFacts
+from gplscan.facts.symbol_index import SymbolIndex
 from gplscan.facts.symvers import KernelSymbols, parse_symvers
 from gplscan.graph import build_graph, import_edges, resolve_imports
 from gplscan.model import Binary, ObjectFacts, import_counts
@@ -46,7 +47,7 @@ def _resolve(*objects: ObjectFacts) -> dict[str, Binary]:
         modules=(),
         copies={},
     )
-    graph = build_graph(facts, lambda path: None)
+    graph = build_graph(facts, lambda path: None, SymbolIndex(lambda paths: {}, list))
     kernel = KernelSymbols(parse_symvers(SYMVERS, "Module.symvers"), "test")
     return {str(b.path): b for b in resolve_imports(graph.binaries, facts, kernel)}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
+from gplscan.facts.symbol_index import SourceDefinitions
 from gplscan.graph.declared import declared_license
 from gplscan.graph.programs import programs
 from gplscan.graph.sources import ReadSource
@@ -32,7 +33,7 @@ from gplscan.model import (
     Origin,
 )
 from gplscan.policy import CLOSED
-from gplscan.provenance import SOURCE_EXTENSIONS, account_for
+from gplscan.provenance import SOURCE_EXTENSIONS, Accountant
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,12 @@ class LinkGraph:
     edges: tuple[Edge, ...]
 
 
-def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
-    """Assemble binaries from the build facts and the objects the target holds."""
+def build_graph(
+    facts: TreeFacts, read_source: ReadSource, definitions: SourceDefinitions
+) -> LinkGraph:
+    """Assemble binaries from the build facts and the objects the target holds;
+    ``definitions`` says which sources define what, when provenance asks."""
+    accountant = Accountant(facts, definitions)
     binaries: list[Binary] = []
     edges: list[Edge] = []
     described: set[PurePosixPath] = set()
@@ -56,7 +61,7 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
         if path.name.endswith(".ko") and path not in planned_at and obj.is_module:
             moved.setdefault(path.name, []).append(path)
     for spec in facts.modules:
-        binary = _module_binary(spec, facts, moved)
+        binary = _module_binary(spec, facts, moved, accountant)
         described.add(binary.path)
         binaries.append(binary)
         edges.extend(_structure_edges(binary))
@@ -68,18 +73,18 @@ def build_graph(facts: TreeFacts, read_source: ReadSource) -> LinkGraph:
         binaries.append(_standalone_module(path, obj))
     # every object is accounted for, with sources or without: a stray object in a
     # directory of built modules is listed too, never dropped
-    binaries.extend(programs(facts, described))
-    binaries, found_edges = account_for_every_object(binaries, facts, read_source)
+    binaries.extend(programs(facts, described, accountant))
+    binaries, found_edges = account_for_every_object(binaries, facts, read_source, accountant)
     edges.extend(found_edges)
     binaries.sort(key=lambda b: str(b.path))
     return LinkGraph(tuple(binaries), tuple(edges))
 
 
-def _program_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
+def _program_binary(spec: ModuleSpec, facts: TreeFacts, accountant: Accountant) -> Binary:
     """A program or library a make rule links from the objects and archives it names."""
     path = spec.directory / spec.name
     built = facts.objects.get(path)
-    components = tuple(account_for(m, facts) for m in spec.members)
+    components = tuple(accountant.account_for(m) for m in spec.members)
     kind = BinaryKind.PROGRAM
     if built is not None and built.elf_type in ("EXEC", "DYN"):
         kind = (
@@ -99,19 +104,22 @@ def _program_binary(spec: ModuleSpec, facts: TreeFacts) -> Binary:
 
 
 def _module_binary(
-    spec: ModuleSpec, facts: TreeFacts, moved: dict[str, list[PurePosixPath]]
+    spec: ModuleSpec,
+    facts: TreeFacts,
+    moved: dict[str, list[PurePosixPath]],
+    accountant: Accountant,
 ) -> Binary:
     """A module a Kbuild makefile plans (or a program a make rule links), with what it is made of
     and its declared license; its ``.ko`` found where the package's make moved it."""
     if spec.program:
-        return _program_binary(spec, facts)
+        return _program_binary(spec, facts, accountant)
     path = spec.directory / f"{spec.name}.ko"
     built = facts.objects.get(path)
     elsewhere = moved.get(path.name, [])
     if built is None and len(elsewhere) == 1:  # built here, moved by the package's make
         path = elsewhere[0]
         built = facts.objects[path]
-    components = tuple(account_for(m, facts) for m in spec.members)
+    components = tuple(accountant.account_for(m) for m in spec.members)
     if built is not None:
         components += unaccounted_code(path, built, components, facts)
     declared, note = declared_license(path, built, components, facts)

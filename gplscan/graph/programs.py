@@ -11,10 +11,12 @@ from pathlib import PurePosixPath
 
 from gplscan.facts import TreeFacts
 from gplscan.model import Binary, BinaryKind, Evidence, EvidenceKind, MemberRef, ObjectFacts, few
-from gplscan.provenance import account_for
+from gplscan.provenance import Accountant
 
 
-def programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
+def programs(
+    facts: TreeFacts, described: set[PurePosixPath], accountant: Accountant
+) -> list[Binary]:
     """Executables and shared objects found built in the target that no make rule
     describes: binaries too, each with what its symbols show it links (the toolchain's own
     crt objects are never counted)."""
@@ -31,14 +33,14 @@ def programs(facts: TreeFacts, described: set[PurePosixPath]) -> list[Binary]:
         if o.elf_type == "REL" and not o.is_module and o.defined and not _toolchain(p)
     ]
     candidates += _archive_members(facts)
-    return [_program(path, obj, candidates, facts) for path, obj in found]
+    return [_program(path, obj, candidates, accountant) for path, obj in found]
 
 
 def _program(
     path: PurePosixPath,
     obj: ObjectFacts,
     candidates: list[tuple[PurePosixPath, frozenset[str]]],
-    facts: TreeFacts,
+    accountant: Accountant,
 ) -> Binary:
     """One program, linking each candidate object (or archive member) whose every global
     definition it also defines. Its composition is known when those define everything it
@@ -59,7 +61,7 @@ def _program(
         else:
             linked.append((p, d))
     components = tuple(
-        account_for(
+        accountant.account_for(
             MemberRef(
                 p,
                 "symbols",
@@ -70,7 +72,6 @@ def _program(
                     p,
                 ),
             ),
-            facts,
         )
         for p, d in linked
     )

@@ -27,11 +27,11 @@ from gplscan.model import (
     Origin,
     few,
 )
-from gplscan.provenance import account_for
+from gplscan.provenance import Accountant
 
 
 def account_for_every_object(
-    binaries: list[Binary], facts: TreeFacts, read_source: ReadSource
+    binaries: list[Binary], facts: TreeFacts, read_source: ReadSource, accountant: Accountant
 ) -> tuple[list[Binary], list[Edge]]:
     """Closed code found whatever the build says: every relocatable object of the tree
     that no binary links and no source accounts for is judged where it belongs.
@@ -57,7 +57,7 @@ def account_for_every_object(
             f"{path} is in the target, and no build file gplscan read links it",
             path,
         )
-        component = account_for(MemberRef(path, "found", evidence), facts)
+        component = accountant.account_for(MemberRef(path, "found", evidence))
         if component.origin is Origin.CLOSED:
             found.append(component)
     if not found:

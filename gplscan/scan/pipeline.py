@@ -28,7 +28,7 @@ from gplscan import __version__
 from gplscan.changes import affected, keep_gap, scope_of, select, unaccounted
 from gplscan.discover import Candidate, walk
 from gplscan.errors import TargetError
-from gplscan.facts import SymbolIndex, TreeFacts
+from gplscan.facts import TreeFacts
 from gplscan.facts.cache import FactCache
 from gplscan.facts.collect import Pass1, read_all
 from gplscan.facts.detection import Detection, ScancodeDetector
@@ -75,7 +75,6 @@ class Linked:
 
     facts: TreeFacts
     graph: LinkGraph
-    symbols: SymbolIndex  # read on demand (see FactSession.symbol_index)
     scope: set[PurePosixPath]  # the sources that reach a binary and the headers they include
     includes: dict[PurePosixPath, tuple[PurePosixPath, ...]]  # file -> the files it includes
     detections: dict[PurePosixPath, Detection]  # untagged text files: what scancode found
@@ -165,7 +164,7 @@ def _stats(
         files_read=first.read,
         detected=len(linked.detections),
         scancode_loaded=scancode.index_loaded,
-        symbol_index_read=linked.symbols.loaded,
+        symbol_index_read=session.symbols.loaded,
         kernel_exports=len(kernel.exports),
         kernel_source=kernel.source,
         seconds=time.monotonic() - started,
@@ -252,12 +251,11 @@ def _link(
         for rel, r in session.records.items()
         if r.entry.kind in (FileKind.SOURCE, FileKind.HEADER)
     }
-    # the symbol index is lazy: read now only for the sources whose object is built (each
-    # is checked against its object), for any other source when the graph asks about it
-    symbols = session.symbol_index()
-    facts = session.tree_facts(light, build.modules, build.copies, symbols)
-    symbols.preload(_built_with_source(build.modules, session))
-    graph = build_graph(facts, session.read_text)
+    # the session's symbol index is lazy: read now only for the sources whose object is
+    # built (each is checked against its object), for any other source when the graph asks
+    facts = session.tree_facts(light, build.modules, build.copies)
+    session.symbols.preload(_built_with_source(build.modules, session))
+    graph = build_graph(facts, session.read_text, session.symbols)
     linked = _linked_sources(graph)
     full, headers, includes = _include_closure(session, linked, build.modules, arch)
     scope = linked | headers
@@ -271,11 +269,9 @@ def _link(
                     detected=matches,
                     detected_expression=licenses.as_detected(expression),
                 )
-        facts = replace(
-            session.tree_facts(sources, build.modules, build.copies, symbols), includes=includes
-        )
-        graph = build_graph(facts, session.read_text)
-    return Linked(facts, graph, symbols, scope, includes, detections)
+        facts = replace(session.tree_facts(sources, build.modules, build.copies), includes=includes)
+        graph = build_graph(facts, session.read_text, session.symbols)
+    return Linked(facts, graph, scope, includes, detections)
 
 
 def _include_closure(

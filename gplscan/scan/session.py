@@ -4,15 +4,20 @@ The stages after the first pass ask a :class:`FactSession` for more facts (full 
 the functions sources define, license detections, a file's text) instead of being handed
 the root, the records, the cache, the job count, the progress callback and the list of
 issues one by one. Problems reading a file land in :attr:`FactSession.issues`.
+
+The session owns the scan's one symbol index (:attr:`FactSession.symbols`): which functions
+each source defines, read through the session (its cache, its workers, its issues) only
+when the graph first asks, and at most once per source. Each read's worker pool is closed
+when the read returns, so nothing outlives the session and its cache.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from gplscan.facts import SymbolIndex, TreeFacts
+from gplscan.facts import TreeFacts
 from gplscan.facts.cache import FactCache
 from gplscan.facts.collect import (
     FileRecord,
@@ -22,6 +27,7 @@ from gplscan.facts.collect import (
 )
 from gplscan.facts.detection import Detection
 from gplscan.facts.source import read_text
+from gplscan.facts.symbol_index import SymbolIndex
 from gplscan.model import (
     CopyRule,
     FileKind,
@@ -45,6 +51,12 @@ class FactSession:
     records: dict[PurePosixPath, FileRecord]
     objects: dict[PurePosixPath, ObjectFacts]
     issues: list[ScanIssue]  # every problem met so far; stages append theirs
+    # which functions each source defines: read on demand, through this session
+    symbols: SymbolIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        # a derived field of a frozen dataclass: set once, here (the index reads nothing yet)
+        object.__setattr__(self, "symbols", SymbolIndex(self.read_defines, self.every_source))
 
     def kinds(self) -> dict[PurePosixPath, FileKind]:
         return {rel: r.entry.kind for rel, r in self.records.items()}
@@ -67,11 +79,6 @@ class FactSession:
 
     def every_source(self) -> list[PurePosixPath]:
         return self.of_kind(FileKind.SOURCE)
-
-    def symbol_index(self) -> SymbolIndex:
-        """A symbol index read on demand: only the sources someone asks about, or all of
-        them the first time someone asks which source defines a symbol."""
-        return SymbolIndex(self.read_defines, self.every_source)
 
     def detect(
         self, paths: Iterable[PurePosixPath], detector: Detector
@@ -100,7 +107,6 @@ class FactSession:
         sources: Mapping[PurePosixPath, SourceFacts],
         modules: tuple[ModuleSpec, ...],
         copies: Mapping[PurePosixPath, CopyRule],
-        symbols: SymbolIndex,
     ) -> TreeFacts:
         """The facts the link graph is built from, with these sources' facts."""
         defines: dict[str, tuple[bytes, Location]] = {}
@@ -119,6 +125,5 @@ class FactSession:
             modules=modules,
             copies={t: r for t, r in copies.items() if "%" not in str(t)},
             patterns=tuple(r for t, r in copies.items() if "%" in str(t)),
-            symbols=symbols,
             source_names=frozenset(p.name for p in sources),
         )
