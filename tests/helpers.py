@@ -57,6 +57,56 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
+def run_cli_here(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The command line as :func:`run_cli` runs it, in this process: gplscan's console
+    entry point (``gplscan.cli:main``, which maps errors to exit codes and messages) with
+    ``args`` as its argv, COLUMNS=200, stdout and stderr captured (neither a terminal),
+    and its final ``os._exit`` turned into the exit code. For tests of what a command
+    reports and exits with; :func:`run_cli` where the process itself is tested (signals,
+    imports, hash seeds, a pipe closed)."""
+    import gc
+    import io
+    from unittest import mock
+
+    from gplscan.cli import main
+
+    class Left(BaseException):
+        def __init__(self, code: int) -> None:
+            self.code = code
+
+    def leave(code: int) -> None:
+        raise Left(code)
+
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+    here, thresholds = Path.cwd(), gc.get_threshold()
+    code: int | None = None
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with (
+            mock.patch.object(os, "_exit", leave),
+            mock.patch.object(sys, "argv", ["gplscan", *args]),
+            mock.patch.object(sys, "stdout", out),
+            mock.patch.object(sys, "stderr", err),
+            mock.patch.dict(os.environ, {"COLUMNS": "200"}),
+        ):
+            try:
+                main()
+            except Left as left:
+                code = left.code
+            except SystemExit as done:  # the ordinary exit, taken while children run
+                code = done.code if isinstance(done.code, int) else 1
+    finally:
+        os.chdir(here)
+        gc.set_threshold(*thresholds)
+    texts = []
+    for stream in (out, err):
+        stream.flush()
+        texts.append(stream.buffer.getvalue().decode("utf-8"))  # type: ignore[attr-defined]
+    return subprocess.CompletedProcess(["gplscan", *args], code or 0, texts[0], texts[1])
+
+
 def modules_after(args: list[str], names: tuple[str, ...]) -> list[str]:
     """Which of the modules ``names`` the command ``gplscan *args`` has imported by the
     time it finishes (run in a fresh interpreter; the command leaves with ``os._exit``,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import FIXTURES, compile_object, need_tools, run_cli
+from tests.helpers import FIXTURES, compile_object, need_tools, run_cli_here
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -41,7 +41,7 @@ def repo(tmp_path: Path, built_examples: dict[str, Any]) -> Path:
 
 
 def _audit(repo: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    proc = run_cli(
+    proc = run_cli_here(
         "audit",
         str(repo),
         "--format",
@@ -63,7 +63,7 @@ def _waiver(repo: Path, **fields: str) -> None:
 
 
 def test_baseline_new_violation_waiver_and_expiry(repo: Path) -> None:
-    proc = run_cli("baseline", "write", str(repo), "-o", str(repo / "gplscan-baseline.json"))
+    proc = run_cli_here("baseline", "write", str(repo), "-o", str(repo / "gplscan-baseline.json"))
     assert proc.returncode == 0, proc.stderr
     code, report, _ = _audit(repo)
     assert code == 0 and report["findings"] == []
@@ -111,19 +111,19 @@ def test_baseline_new_violation_waiver_and_expiry(repo: Path) -> None:
 
 def test_unknown_config_key_is_an_error(repo: Path) -> None:
     (repo / ".gplscan.toml").write_text('fail_on = "warning"\n')
-    proc = run_cli("audit", str(repo))
+    proc = run_cli_here("audit", str(repo))
     assert proc.returncode == 2 and "unknown key(s) fail_on" in proc.stderr
 
 
 def test_config_severity_override_and_fail_on(repo: Path) -> None:
     (repo / "Kbuild").write_text((repo / "Kbuild").read_text() + "obj-m += extra.o\n")
     (repo / "extra.c").write_text('// SPDX-License-Identifier: MIT\nMODULE_LICENSE("MIT");\n')
-    assert run_cli("audit", str(repo)).returncode == 0  # proprietary-module is a warning
+    assert run_cli_here("audit", str(repo)).returncode == 0  # proprietary-module is a warning
     (repo / "pyproject.toml").write_text(
         '[tool.gplscan]\n[tool.gplscan.severity]\n"proprietary-module" = "error"\n'
     )
-    assert run_cli("audit", str(repo)).returncode == 1
-    assert run_cli("audit", str(repo), "--fail-on", "never").returncode == 0
+    assert run_cli_here("audit", str(repo)).returncode == 1
+    assert run_cli_here("audit", str(repo), "--fail-on", "never").returncode == 0
 
 
 def test_changed_since_judges_what_the_change_touches_like_a_full_scan(repo: Path) -> None:
@@ -132,8 +132,8 @@ def test_changed_since_judges_what_the_change_touches_like_a_full_scan(repo: Pat
     kbuild.write_text(kbuild.read_text().replace("netvsc.o\n", "netvsc.o fastpath.o\n"))
     compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", repo / "fastpath.o_shipped")
     (repo / "storvsc.c").write_text((repo / "storvsc.c").read_text() + "/* touched */\n")
-    full = json.loads(run_cli("audit", str(repo), "--format", "json").stdout)
-    proc = run_cli("audit", str(repo), "--format", "json", "--changed-since", "base")
+    full = json.loads(run_cli_here("audit", str(repo), "--format", "json").stdout)
+    proc = run_cli_here("audit", str(repo), "--format", "json", "--changed-since", "base")
     part = json.loads(proc.stdout)
     assert proc.returncode == 1
     # the Kbuild file changed: every module it declares is judged (conservatively)
@@ -149,11 +149,11 @@ def test_changed_since_judges_what_the_change_touches_like_a_full_scan(repo: Pat
     _git(repo, "tag", "base2")
     (repo / "storvsc.c").write_text((repo / "storvsc.c").read_text() + "/* again */\n")
     only = json.loads(
-        run_cli("audit", str(repo), "--format", "json", "--changed-since", "base2").stdout
+        run_cli_here("audit", str(repo), "--format", "json", "--changed-since", "base2").stdout
     )
     assert [b["path"] for b in only["binaries"]] == ["hv_storvsc.ko"]
     assert only["findings"] == []
-    bad = run_cli("audit", str(repo), "--changed-since", "no-such-rev")
+    bad = run_cli_here("audit", str(repo), "--changed-since", "no-such-rev")
     assert bad.returncode == 2 and "no-such-rev" in bad.stderr
 
 
@@ -162,9 +162,9 @@ def test_config_license_deny_list(repo: Path) -> None:
     (repo / "extra.c").write_text(
         '// SPDX-License-Identifier: MIT\nMODULE_LICENSE("Dual MIT/GPL");\n'
     )
-    assert run_cli("audit", str(repo)).returncode == 0
+    assert run_cli_here("audit", str(repo)).returncode == 0
     (repo / ".gplscan.toml").write_text('[licenses]\ndeny = ["MIT"]\n')
-    proc = run_cli("audit", str(repo), "--format", "json")
+    proc = run_cli_here("audit", str(repo), "--format", "json")
     assert proc.returncode == 1
     (f,) = json.loads(proc.stdout)["findings"]
     assert f["rule"] == "denied-license" and f["binary"] == "extra.ko"
@@ -174,7 +174,7 @@ def test_fingerprints_survive_moves_and_edits_but_not_a_new_blob(
     built_examples: dict[str, Any], tmp_path: Path
 ) -> None:
     def prints(tree: Path) -> set[str]:
-        report = json.loads(run_cli("audit", str(tree), "--format", "json").stdout)
+        report = json.loads(run_cli_here("audit", str(tree), "--format", "json").stdout)
         return {f["fingerprint"] for f in report["findings"]}
 
     tree = built_examples["hyperv-2009"]["source"]

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.helpers import FIXTURES, REPO, compile_object, need_tools, run_cli
+from tests.helpers import FIXTURES, REPO, compile_object, need_tools, run_cli_here
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -46,7 +46,7 @@ def repo(tmp_path: Path, built_examples: dict[str, Any]) -> Path:
 
 
 def _since(repo: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    proc = run_cli("audit", str(repo), "--format", "json", "--changed-since", "HEAD", *extra)
+    proc = run_cli_here("audit", str(repo), "--format", "json", "--changed-since", "HEAD", *extra)
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
@@ -59,7 +59,7 @@ def test_nothing_changed_judges_nothing_and_says_partial(repo: Path) -> None:
     code, report = _since(repo)
     assert code == 0 and _judged(report) == set()
     assert report["judged"] == {"partial": True, "changed_since": "HEAD", "binaries": 0}
-    full = json.loads(run_cli("audit", str(repo), "--format", "json").stdout)
+    full = json.loads(run_cli_here("audit", str(repo), "--format", "json").stdout)
     assert full["judged"]["partial"] is False
 
 
@@ -84,7 +84,7 @@ def test_an_object_of_any_name_is_seen(repo: Path) -> None:
     compile_object(FIXTURES / "rules" / "_blobs" / "blob.c", repo / "fast.o_x86_64")
     _, report = _since(repo)
     assert "hv_storvsc.ko" in _judged(report)
-    full = json.loads(run_cli("audit", str(repo), "--format", "json").stdout)
+    full = json.loads(run_cli_here("audit", str(repo), "--format", "json").stdout)
     assert sorted(f["fingerprint"] for f in report["findings"]) == sorted(
         f["fingerprint"] for f in full["findings"] if f["binary"] == "hv_storvsc.ko"
     )
@@ -96,7 +96,7 @@ def test_a_header_change_judges_the_binaries_that_include_it(repo: Path) -> None
     _, report = _since(repo)
     assert "hv_netvsc.ko" in _judged(report)
     assert "hv_storvsc.ko" not in _judged(report)
-    full = json.loads(run_cli("audit", str(repo), "--format", "json").stdout)
+    full = json.loads(run_cli_here("audit", str(repo), "--format", "json").stdout)
     assert sorted(f["fingerprint"] for f in report["findings"]) == sorted(
         f["fingerprint"] for f in full["findings"] if f["binary"] in _judged(report)
     )
@@ -125,9 +125,9 @@ def test_sarif_and_code_quality_paths_are_relative_to_the_repository_root(
     )
     _git(top, "init", "-q")
     sarif_file, cq_file, json_file = (tmp_path / n for n in ("r.sarif", "cq.json", "r.json"))
-    run_cli("audit", str(sub), "--format", "sarif", "-o", str(sarif_file))
-    run_cli("audit", str(sub), "--format", "gitlab", "-o", str(cq_file))
-    run_cli("audit", str(sub), "--format", "json", "-o", str(json_file))
+    run_cli_here("audit", str(sub), "--format", "sarif", "-o", str(sarif_file))
+    run_cli_here("audit", str(sub), "--format", "gitlab", "-o", str(cq_file))
+    run_cli_here("audit", str(sub), "--format", "json", "-o", str(json_file))
     sarif = json.loads(sarif_file.read_text())
     jsonschema.validate(sarif, SARIF_SCHEMA)
     (run,) = sarif["runs"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gplscan.config import ConfigError, find_config, load_config
-from tests.helpers import run_cli
+from tests.helpers import run_cli_here
 
 
 def _tree(tmp_path: Path) -> Path:
@@ -20,7 +20,7 @@ def _tree(tmp_path: Path) -> Path:
 
 
 def _audit(tree: Path) -> tuple[int, str]:
-    done = run_cli("audit", "--no-cache", "-q", str(tree), cwd=tree)
+    done = run_cli_here("audit", "--no-cache", "-q", str(tree), cwd=tree)
     return done.returncode, done.stdout + done.stderr
 
 

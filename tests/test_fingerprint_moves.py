@@ -15,7 +15,7 @@ import pytest
 from gplscan.findings import build_findings
 from gplscan.model import Binary, Location, Rule
 from gplscan.rules.predicates import Match
-from tests.helpers import FIXTURES, compile_object, need_tools, run_cli
+from tests.helpers import FIXTURES, compile_object, need_tools, run_cli_here
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "t",
@@ -45,13 +45,13 @@ def repo(tmp_path: Path, built_examples: dict[str, Any]) -> Path:
 
 def _audit(repo: Path) -> tuple[int, dict[str, Any]]:
     baseline = repo / "gplscan-baseline.json"
-    proc = run_cli("audit", str(repo), "--format", "json", "--baseline", str(baseline))
+    proc = run_cli_here("audit", str(repo), "--format", "json", "--baseline", str(baseline))
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, json.loads(proc.stdout)
 
 
 def test_directory_rename_keeps_the_baseline_silent_and_a_new_blob_is_new(repo: Path) -> None:
-    proc = run_cli("baseline", "write", str(repo), "-o", str(repo / "gplscan-baseline.json"))
+    proc = run_cli_here("baseline", "write", str(repo), "-o", str(repo / "gplscan-baseline.json"))
     assert proc.returncode == 0, proc.stderr
     held = json.loads((repo / "gplscan-baseline.json").read_text())["findings"]
     assert {f["rule"] for f in held} >= {"gpl-links-closed-object"}

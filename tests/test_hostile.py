@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import compile_object, run_cli
+from tests.helpers import compile_object, run_cli_here
 
 MAIN = """\
 // SPDX-License-Identifier: GPL-2.0-only
@@ -53,7 +53,7 @@ def _json(proc: subprocess.CompletedProcess[str]) -> dict:  # type: ignore[type-
 
 
 def test_hostile_tree_is_scanned_to_the_end_and_marked_incomplete(hostile: Path) -> None:
-    proc = run_cli("audit", str(hostile), "--format", "json")
+    proc = run_cli_here("audit", str(hostile), "--format", "json")
     report = _json(proc)
     assert proc.returncode == 2, "a truncated object makes the scan incomplete"
     assert report["complete"] is False
@@ -81,13 +81,13 @@ def test_hostile_tree_is_scanned_to_the_end_and_marked_incomplete(hostile: Path)
 
 
 def test_allow_partial_judges_what_was_read(hostile: Path) -> None:
-    proc = run_cli("audit", str(hostile), "--allow-partial", "--format", "json")
+    proc = run_cli_here("audit", str(hostile), "--allow-partial", "--format", "json")
     assert _json(proc)["complete"] is False
     assert proc.returncode == 0
 
 
 def test_terminal_report_names_what_was_skipped(hostile: Path) -> None:
-    proc = run_cli("audit", str(hostile))
+    proc = run_cli_here("audit", str(hostile))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "INCOMPLETE" in proc.stdout and "trunc.o" in proc.stdout
@@ -136,6 +136,6 @@ def test_unreadable_file_is_reported_and_fails_the_scan(tmp_path: Path) -> None:
 
 
 def test_missing_target_is_a_usage_error() -> None:
-    proc = run_cli("audit", "/nonexistent/tree")
+    proc = run_cli_here("audit", "/nonexistent/tree")
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr

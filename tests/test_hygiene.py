@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import gplscan
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_cli_here
 
 
 def test_license_file_matches_the_metadata_and_ships_in_the_wheel() -> None:
@@ -30,11 +30,13 @@ def test_own_baseline_and_reports_are_not_scanned(
 ) -> None:
     tree = tmp_path / "tree"
     shutil.copytree(built_examples["hyperv-2009"]["source"], tree)
-    baseline = run_cli("baseline", "write", str(tree), "-o", str(tree / "gplscan-baseline.json"))
+    baseline = run_cli_here(
+        "baseline", "write", str(tree), "-o", str(tree / "gplscan-baseline.json")
+    )
     assert baseline.returncode == 0, baseline.stderr
     for fmt, name in (("sarif", "gplscan.sarif"), ("gitlab", "gl-code-quality.json")):
-        run_cli("audit", str(tree), "--format", fmt, "-o", str(tree / name))
-    report = json.loads(run_cli("audit", str(tree), "--format", "json").stdout)
+        run_cli_here("audit", str(tree), "--format", fmt, "-o", str(tree / name))
+    report = json.loads(run_cli_here("audit", str(tree), "--format", "json").stdout)
     own = {"gplscan-baseline.json", "gplscan.sarif", "gl-code-quality.json"}
     assert not [i for i in report["issues"] if i["path"] in own], report["issues"]
 
@@ -55,5 +57,5 @@ def test_library_api(built_examples: dict[str, Any]) -> None:
 
 
 def test_short_version_option() -> None:
-    proc = run_cli("-V")
+    proc = run_cli_here("-V")
     assert proc.returncode == 0 and gplscan.__version__ in proc.stdout

@@ -10,13 +10,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.helpers import REPO, modules_after, run_cli
+from tests.helpers import REPO, modules_after, run_cli, run_cli_here
 
 SCHEMA = json.loads((REPO / "gplscan" / "report" / "gplscan-1.schema.json").read_text())
 
 
 def audit_json(tree: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    proc = run_cli("audit", str(tree), "--format", "json", *extra)
+    proc = run_cli_here("audit", str(tree), "--format", "json", *extra)
     assert "Traceback" not in proc.stderr, proc.stderr
     report = json.loads(proc.stdout)
     jsonschema.validate(report, SCHEMA)
@@ -111,7 +111,7 @@ def test_report_is_deterministic(built_examples: dict[str, Any]) -> None:
 
 
 def test_terminal_report_shows_tree_and_evidence(built_examples: dict[str, Any]) -> None:
-    proc = run_cli("audit", str(built_examples["hyperv-2009"]["built"]))
+    proc = run_cli_here("audit", str(built_examples["hyperv-2009"]["built"]))
     assert proc.returncode == 1
     out = proc.stdout
     assert "hv_vmbus.ko" in out and "CLOSED" in out and "hv_core.o_shipped" in out
@@ -122,16 +122,16 @@ def test_terminal_report_shows_tree_and_evidence(built_examples: dict[str, Any])
 def test_output_file_and_fail_on(built_examples: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     tree = built_examples["hyperv-2009"]["built"]
-    proc = run_cli("audit", str(tree), "--format", "json", "--output", str(out))
+    proc = run_cli_here("audit", str(tree), "--format", "json", "--output", str(out))
     assert proc.returncode == 1 and proc.stdout == ""
     assert json.loads(out.read_text())["schema"] == "gplscan/1"
-    assert run_cli("audit", str(tree), "--fail-on", "never").returncode == 0
+    assert run_cli_here("audit", str(tree), "--fail-on", "never").returncode == 0
     clean = built_examples["hyperv-2009-open"]["built"]
-    assert run_cli("audit", str(clean), "--fail-on", "info").returncode == 0
+    assert run_cli_here("audit", str(clean), "--fail-on", "info").returncode == 0
 
 
 def test_demo_prints_the_verdict() -> None:
-    proc = run_cli("demo", "--format", "json")
+    proc = run_cli_here("demo", "--format", "json")
     assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     jsonschema.validate(report, SCHEMA)
@@ -143,7 +143,7 @@ def test_demo_prints_the_verdict() -> None:
 
 
 def test_demo_clean_exits_zero() -> None:
-    proc = run_cli("demo", "--clean", "--source-only", "-q")
+    proc = run_cli_here("demo", "--clean", "--source-only", "-q")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 errors" in proc.stdout
 

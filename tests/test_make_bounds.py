@@ -19,7 +19,7 @@ from gplscan.facts.kbuild import read_kbuild
 from gplscan.facts.make import LIMITS, MakeLimits
 from gplscan.model import Gap, ScanIssue
 from gplscan.scan import Options, run
-from tests.helpers import REPO
+from tests.helpers import REPO, run_cli_here
 
 CHILD = """
 import json, resource, sys, time
@@ -294,7 +294,6 @@ def test_a_module_name_that_reads_empty_is_a_gap(tmp_path: Path) -> None:
 
 def test_a_limit_met_makes_the_scan_incomplete_exit_2(tmp_path: Path) -> None:
     """Issue 13: each limit is reported naming the file, exit 2 unless --allow-partial."""
-    from tests.helpers import run_cli
 
     tree = tmp_path / "bomb"
     tree.mkdir()
@@ -304,8 +303,8 @@ def test_a_limit_met_makes_the_scan_incomplete_exit_2(tmp_path: Path) -> None:
     (tree / "kept.c").write_text(
         '// SPDX-License-Identifier: GPL-2.0-only\nMODULE_LICENSE("GPL");\n'
     )
-    proc = run_cli("audit", str(tree), "--format", "json", "--no-cache")
+    proc = run_cli_here("audit", str(tree), "--format", "json", "--no-cache")
     assert proc.returncode == 2, proc.stderr
     report = json.loads(proc.stdout)
     assert any(i["path"] == "Makefile" and i["skipped"] for i in report["issues"])
-    assert run_cli("audit", str(tree), "--no-cache", "--allow-partial").returncode == 0
+    assert run_cli_here("audit", str(tree), "--no-cache", "--allow-partial").returncode == 0

@@ -35,7 +35,7 @@ from gplscan.report import html as html_report
 from gplscan.report import json as json_report
 from gplscan.report.layout import MAX_PER_COLUMN, layout_binary
 from gplscan.rules import load_rules
-from tests.helpers import compile_object, modules_after, run_cli
+from tests.helpers import compile_object, modules_after, run_cli_here
 
 EVIL = "</script><script>window.__pwned=1</script>"
 SURROGATE = "bad\udcff\udc80name"  # bytes ff 80 of a path, kept by surrogateescape
@@ -278,7 +278,7 @@ def hyperv_report(
     built_examples: dict[str, dict[str, Path]], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     out = tmp_path_factory.mktemp("html") / "hyperv.html"
-    proc = run_cli(
+    proc = run_cli_here(
         "audit", str(built_examples["hyperv-2009"]["built"]), "--format", "html", "-o", str(out)
     )
     assert proc.returncode == 1, proc.stderr
@@ -323,14 +323,16 @@ def test_report_speaks_plainly_and_says_what_to_do(hyperv_report: Path) -> None:
 
 
 def test_html_to_stdout_gives_a_hint(built_examples: dict[str, dict[str, Path]]) -> None:
-    proc = run_cli("audit", str(built_examples["hyperv-2009-open"]["built"]), "--format", "html")
+    proc = run_cli_here(
+        "audit", str(built_examples["hyperv-2009-open"]["built"]), "--format", "html"
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("<!DOCTYPE html>")
     assert "--output report.html" in proc.stderr
 
 
 def test_help_names_the_format_and_start_up_stays_light() -> None:
-    proc = run_cli("audit", "--help")
+    proc = run_cli_here("audit", "--help")
     assert "html" in proc.stdout and "self-contained" in proc.stdout
     for args in (["--help"], ["audit", "--help"], ["--version"]):
         assert modules_after(args, ("jinja2", "markupsafe")) == [], args
@@ -373,7 +375,7 @@ def _hostile_tree(tmp_path: Path) -> Path:
 @pytest.fixture()
 def hostile_report(tmp_path: Path) -> Path:
     out = tmp_path / "hostile.html"
-    proc = run_cli("audit", str(_hostile_tree(tmp_path)), "--format", "html", "-o", str(out))
+    proc = run_cli_here("audit", str(_hostile_tree(tmp_path)), "--format", "html", "-o", str(out))
     assert proc.returncode == 1, proc.stderr
     return out
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import jsonschema
 
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_cli_here
 
 SARIF_SCHEMA = json.loads((REPO / "tests" / "data" / "sarif-schema-2.1.0.json").read_text())
 
 
 def test_sarif_validates_and_points_at_repository_lines(built_examples: dict[str, Any]) -> None:
     tree: Path = built_examples["hyperv-2009"]["source"]
-    proc = run_cli("audit", str(tree), "--format", "sarif")
+    proc = run_cli_here("audit", str(tree), "--format", "sarif")
     assert proc.returncode == 1, proc.stderr
     sarif = json.loads(proc.stdout)
     jsonschema.validate(sarif, SARIF_SCHEMA)
@@ -42,7 +42,7 @@ def test_sarif_validates_and_points_at_repository_lines(built_examples: dict[str
 
 
 def test_gitlab_code_quality(built_examples: dict[str, Any]) -> None:
-    proc = run_cli("audit", str(built_examples["hyperv-2009"]["source"]), "--format", "gitlab")
+    proc = run_cli_here("audit", str(built_examples["hyperv-2009"]["source"]), "--format", "gitlab")
     report = json.loads(proc.stdout)
     closed = next(r for r in report if r["check_name"] == "gpl-links-closed-object")
     assert closed["severity"] == "critical"

@@ -32,7 +32,7 @@ from gplscan.model import (
     Severity,
 )
 from gplscan.report import cyclonedx, spdx
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_cli_here
 
 DATA = REPO / "tests" / "data"
 EPOCH = "1700000000"  # 2023-11-14T22:13:20Z
@@ -74,7 +74,7 @@ def _cyclonedx_schema_errors(doc: dict[str, Any]) -> list[str]:
 
 def _audit(tree: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
-    proc = run_cli("audit", str(tree), "--format", fmt, "-q")
+    proc = run_cli_here("audit", str(tree), "--format", fmt, "-q")
     assert proc.returncode == 1, proc.stderr  # the demo fails: its findings are errors
     return proc.stdout
 

@@ -16,7 +16,7 @@ from gplscan.facts.kconfig import KconfigTypes, read_kconfig_types
 from gplscan.facts.source import source_facts
 from gplscan.report.stats import stat_lines
 from gplscan.scan import Options, run
-from tests.helpers import run_cli
+from tests.helpers import run_cli_here
 
 TAGGED = "// SPDX-License-Identifier: GPL-2.0-only\nint f{n}(void) {{ return {n}; }}\n"
 
@@ -197,7 +197,7 @@ def test_inventory_accounts_for_every_file(tmp_path: Path) -> None:
     (tree / "plain.txt").write_text("nothing to see here\n")
     (tree / "bad.c").write_text("// SPDX-License-Identifier: GPL-2.0 OR\n")
     (tree / "fw.bin").write_bytes(bytes(range(256)))
-    proc = run_cli("inventory", str(tree), "--format", "json")
+    proc = run_cli_here("inventory", str(tree), "--format", "json")
     assert proc.returncode == 0, proc.stderr
     inv = json.loads(proc.stdout)["inventory"]
     status = {f["path"]: (f["status"], f["license"]) for f in inv["files"]}
@@ -209,7 +209,7 @@ def test_inventory_accounts_for_every_file(tmp_path: Path) -> None:
         "fw.bin": ("binary", None),
     }
     assert inv["scope"] == "all"
-    text = run_cli("inventory", str(tree), "--files").stdout
+    text = run_cli_here("inventory", str(tree), "--files").stdout
     assert "GPL-2.0-only" in text and "notice.c" in text and "5 files:" in text
 
 
