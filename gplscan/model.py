@@ -546,13 +546,14 @@ class Waiver:
 
 
 class LicenseStatus(StrEnum):
-    """How the license of a file of the inventory is known."""
+    """How the license of a file of the inventory is known (in the order the inventory's
+    counts line lists them)."""
 
     TAGGED = "tagged"  # an SPDX tag
     DETECTED = "detected"  # license text found by scancode
     NONE = "none"  # text without any license
-    MALFORMED = "malformed"  # a tag that does not parse
     BINARY = "binary"  # objects and data: no license text to read
+    MALFORMED = "malformed"  # a tag that does not parse
     UNREAD = "unread"  # could not be read
 
 
@@ -561,7 +562,7 @@ class FileLicense:
     """One file of the license inventory and how its license is known."""
 
     path: PurePosixPath
-    status: str  # a LicenseStatus
+    status: LicenseStatus
     license: str | None
     line: int | None = None
     # ``detected``: the license text's last line, scancode's rule and score for the match

@@ -32,9 +32,11 @@ from gplscan.findings import exit_code, not_judged
 from gplscan.model import (
     EXIT_ERROR,
     EXIT_FINDINGS,
+    MODULE_KINDS,
     SEVERITY_RANK,
     Binary,
     Finding,
+    LicenseStatus,
     Origin,
     Rule,
     ScanResult,
@@ -279,7 +281,7 @@ def _overview(result: ScanResult, binaries: list[BinaryView]) -> dict[str, Any]:
     declared = Counter(
         b.declared if b.declared is not None else "(none declared)"
         for b in binaries
-        if b.binary.kind in ("kernel-module", "planned")
+        if b.binary.kind in MODULE_KINDS
     )
     return {
         "declared": declared.most_common(),
@@ -314,8 +316,8 @@ def _inventory(result: ScanResult) -> list[InventoryGroup]:
     for f in result.inventory:
         key = (f.license, True) if f.license else (STATUS_LABELS.get(f.status, f.status), False)
         path = str(f.path)
-        how = f.status
-        if f.status == "detected" and f.rule:
+        how: str = f.status
+        if f.status == LicenseStatus.DETECTED and f.rule:
             lines = f"lines {f.line}-{f.end_line}" if f.line and f.end_line else ""
             score = f"score {f.score:g}" if f.score is not None else ""
             how = f"detected: scancode rule {f.rule}" + "".join(

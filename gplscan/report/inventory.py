@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from gplscan.model import FileLicense, ScanResult
+from gplscan.model import FileLicense, LicenseStatus, ScanResult
 
-STATUS_LABELS = {
-    "none": "(no license found)",
-    "binary": "(binary: objects and data, no license text)",
-    "malformed": "(malformed SPDX tag)",
-    "unread": "(not read)",
+STATUS_LABELS: dict[LicenseStatus, str] = {
+    LicenseStatus.NONE: "(no license found)",
+    LicenseStatus.BINARY: "(binary: objects and data, no license text)",
+    LicenseStatus.MALFORMED: "(malformed SPDX tag)",
+    LicenseStatus.UNREAD: "(not read)",
 }
 
 
@@ -24,8 +24,7 @@ def group(files: tuple[FileLicense, ...]) -> dict[str, list[FileLicense]]:
 
 def counts_line(files: tuple[FileLicense, ...]) -> str:
     counts = Counter(f.status for f in files)
-    order = ("tagged", "detected", "none", "binary", "malformed", "unread")
-    parts = [f"{counts[s]} {s}" for s in order if counts[s]]
+    parts = [f"{counts[s]} {s}" for s in LicenseStatus if counts[s]]
     noun = "file" if len(files) == 1 else "files"
     return f"{len(files)} {noun}: " + ", ".join(parts)
 

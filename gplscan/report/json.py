@@ -6,7 +6,16 @@ import json
 from typing import Any
 
 from gplscan.findings import verdict
-from gplscan.model import Binary, Evidence, Finding, ScanIssue, ScanResult, Severity, Waiver
+from gplscan.model import (
+    Binary,
+    Evidence,
+    Finding,
+    LicenseStatus,
+    ScanIssue,
+    ScanResult,
+    Severity,
+    Waiver,
+)
 from gplscan.report.stats import stat_lines
 
 SCHEMA = "gplscan/1"
@@ -171,7 +180,8 @@ def _inventory(result: ScanResult) -> dict[str, Any]:
     counts: dict[str, int] = {}
     licenses: dict[str, list[str]] = {}
     for f in result.inventory:
-        counts[f.status] = counts.get(f.status, 0) + 1
+        status = str(f.status)  # a plain str: orjson takes no str subclass as a key
+        counts[status] = counts.get(status, 0) + 1
         if f.license:
             licenses.setdefault(f.license, []).append(str(f.path))
     return {
@@ -186,7 +196,7 @@ def _inventory(result: ScanResult) -> dict[str, Any]:
                 "line": f.line,
                 **(
                     {"end_line": f.end_line, "rule": f.rule, "score": f.score}
-                    if f.status == "detected"
+                    if f.status == LicenseStatus.DETECTED
                     else {}
                 ),
                 "binaries": list(f.binaries),

@@ -30,7 +30,16 @@ from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
 
-from gplscan.model import Binary, Component, FileKind, Finding, Origin, ScanResult
+from gplscan.model import (
+    Binary,
+    BinaryKind,
+    Component,
+    FileKind,
+    Finding,
+    LicenseStatus,
+    Origin,
+    ScanResult,
+)
 
 CLOSED = "LicenseRef-closed"
 CLOSED_TEXT = (
@@ -254,7 +263,7 @@ class _Builder:
             e.notes.append("what it is linked from is not known (only the binary is in the target)")
         if b.license_note:
             e.notes.append(b.license_note)
-        if b.kind == "planned":
+        if b.kind == BinaryKind.PLANNED:
             e.notes.append("planned: the build files describe it, it is not built in the target")
         for c in b.components:
             self.component(c, "object")
@@ -287,9 +296,9 @@ class _Builder:
         e.role = "source"
         inv = self.inventory.get(str(path))
         if inv is not None and e.concluded is None:
-            if inv.status in ("tagged", "detected"):
+            if inv.status in (LicenseStatus.TAGGED, LicenseStatus.DETECTED):
                 e.concluded = inv.license
-            if inv.status == "tagged":
+            if inv.status == LicenseStatus.TAGGED:
                 e.declared_spdx = inv.license
             e.notes.append(f"license {inv.status}" + (f": {inv.license}" if inv.license else ""))
 

@@ -23,6 +23,7 @@ from gplscan.model import (
     SEVERITY_RANK,
     Binary,
     Evidence,
+    EvidenceKind,
     Finding,
     Origin,
     ScanIssue,
@@ -216,7 +217,7 @@ def _evidence(out: _Writer, e: Evidence) -> None:
     loc = ""
     if e.path is not None:
         loc = f"{e.path}:{e.line}" if e.line else str(e.path)
-    text = _literal(e.text) if e.kind == "modinfo" else _safe(e.text)
+    text = _literal(e.text) if e.kind == EvidenceKind.MODINFO else _safe(e.text)
     body = Text.assemble(_safe(loc), "  " if loc else "", text)
     out.hang(Text("    " + e.kind.ljust(9), style="dim"), body)
 
