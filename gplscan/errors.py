@@ -2,9 +2,18 @@
 
 Third-party exceptions (pyelftools' ELFError, OSError, YAML errors) are caught in the
 stage that met them and turned into one of these, or into a ScanIssue on the result.
+
+Every exception that crosses from one module or stage to another is here. A few signals
+stay with the one stage that raises and catches them, private to it: a make budget spent
+(``facts.make.limits.Exhausted``), a cache row of the wrong shape (``facts.rows.Mismatch``,
+a miss), a cache database this code will not read (``facts.cache.UnusableCacheError``),
+an archive member refused or damaged (``unpack.tree.Refused``,
+``unpack.decompress.Damaged``), a narrow scan that must widen (``scan.pipeline.Widen``).
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class GplscanError(Exception):
@@ -73,3 +82,25 @@ class LimitReached(UnpackError):
 
 class ArchiveError(GplscanError):
     """An archive whose members cannot be read, and why."""
+
+
+class Interrupted(BaseException):
+    """A signal asked the scan to stop; ``code`` is the exit code that says which.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way
+    out mistakes it for a problem with one file and carries on.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.code = 128 + signum
+
+
+class PipeClosed(BaseException):
+    """Standard output was closed under the report (``gplscan audit . | head``).
+
+    A BaseException, so that click's own handling of a broken pipe (exit 1, which reads as
+    "findings") never sees it."""
+
+    code = 128 + signal.SIGPIPE  # 141, as a shell reports it

@@ -32,31 +32,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-EXIT_PIPE = 128 + signal.SIGPIPE
+from gplscan.errors import Interrupted, PipeClosed
+
+EXIT_PIPE = PipeClosed.code  # 141: 128 + SIGPIPE, as a shell reports it
 
 _HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class Interrupted(BaseException):
-    """A signal asked the scan to stop; ``code`` is the exit code that says which.
-
-    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` on the way
-    out mistakes it for a problem with one file and carries on.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-        self.code = 128 + signum
-
-
-class PipeClosed(BaseException):
-    """Standard output was closed under the report (``gplscan audit . | head``).
-
-    A BaseException, so that click's own handling of a broken pipe (exit 1, which reads as
-    "findings") never sees it."""
-
-    code = EXIT_PIPE
 
 
 class GuardedStdout:

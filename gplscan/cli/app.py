@@ -65,10 +65,9 @@ def main() -> None:
     from gplscan.tuning import GC_THRESHOLDS
 
     gc.set_threshold(*GC_THRESHOLDS)  # for the whole command: the scan and its report
+    from gplscan.errors import Interrupted, PipeClosed
     from gplscan.process import (
         GuardedStdout,
-        Interrupted,
-        PipeClosed,
         private_scancode_temp,
         signals_end_the_scan,
         silence_stdout,
