@@ -324,7 +324,7 @@ def _synthetic(n: int) -> ScanResult:
 
 
 @pytest.mark.slow
-def test_few_hundred_synthetic_binaries() -> None:
+def test_few_hundred_synthetic_binaries(tmp_path: Path) -> None:
     """Both SBOMs of 200 modules are written in time, the same twice, and valid (the
     validators take a minute on documents this size; the default run checks 15 modules'
     documents in full: test_synthetic_binaries_make_valid_documents)."""
@@ -335,9 +335,12 @@ def test_few_hundred_synthetic_binaries() -> None:
     elapsed = time.perf_counter() - started
     assert elapsed < 60, f"writing both SBOMs of 200 modules took {elapsed:.1f} s"
     assert spdx.render(result) == spdx_text and cyclonedx.render(result) == cdx_text
-    assert _spdx_schema_errors(json.loads(spdx_text)) == []
+    doc, bom = json.loads(spdx_text), json.loads(cdx_text)
+    assert _spdx_schema_errors(doc) == []
+    assert _spdx_errors(spdx_text, tmp_path) == []
+    assert _cyclonedx_schema_errors(bom) == []
     assert _cyclonedx_errors(cdx_text) == []
-    assert len(json.loads(cdx_text)["annotations"]) == 41  # every fifth module, and one
+    assert len(bom["annotations"]) == 41  # every fifth module, and one
 
 
 def test_synthetic_binaries_make_valid_documents(tmp_path: Path) -> None:
