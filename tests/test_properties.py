@@ -16,7 +16,6 @@ import dataclasses
 import enum
 import itertools
 import os
-import tempfile
 import types
 import typing
 from collections.abc import Callable
@@ -232,18 +231,21 @@ def _kbuild(draw: st.DrawFn) -> tuple[str, dict[str, list[tuple[str, str, int | 
     return "\n".join(lines) + "\n", expected
 
 
-_MAKE_DIR = Path(tempfile.mkdtemp(prefix="gplscan-make-property-"))
+@pytest.fixture(scope="module")
+def make_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where each example's Kbuild file is written (over the last one)."""
+    return tmp_path_factory.mktemp("make-property")
 
 
 @PROPERTY
-@given(_kbuild())
+@given(case=_kbuild())
 def test_make_reader_finds_every_module_and_member(
-    case: tuple[str, dict[str, list[tuple[str, str, int | None]]]],
+    make_dir: Path, case: tuple[str, dict[str, list[tuple[str, str, int | None]]]]
 ) -> None:
     text, expected = case
-    (_MAKE_DIR / "Kbuild").write_text(text)
+    (make_dir / "Kbuild").write_text(text)
     issues: list[ScanIssue] = []
-    modules, copies = read_kbuild(_MAKE_DIR / "Kbuild", _MAKE_DIR, issues)
+    modules, copies = read_kbuild(make_dir / "Kbuild", make_dir, issues)
     assert not issues and not copies, text
     found = {m.name: [(str(r.path), r.via, r.evidence.line) for r in m.members] for m in modules}
     assert set(found) == set(expected), text
