@@ -206,7 +206,7 @@ def _kbuild(draw: st.DrawFn) -> tuple[str, dict[str, list[tuple[str, str, int | 
             suffix = draw(st.sampled_from(["-objs", "-y"]))
             into = objs if suffix == "-objs" else ys
             var = f"{n}{suffix}"
-            op = "+=" if any(f"{var} " in line for line in lines) else ":="
+            op = "+=" if any(line.startswith(f"{var} ") for line in lines) else ":="
             noise()
             form = draw(st.sampled_from(["line", "continued", "variable", "addprefix"]))
             start = len(lines) + 1
