@@ -200,12 +200,18 @@ def comparable(data: dict[str, Any]) -> list[Any]:
     return [reports, rows]
 
 
-def compare(name: str, targets: list[Path], work: Path, with_loop: bool = False) -> None:
+def compare(
+    name: str,
+    targets: list[Path],
+    work: Path,
+    with_loop: bool = False,
+    cluster_sizes: tuple[int, ...] = (1, 2),
+) -> None:
     print(f"\n{name}: {len(targets)} targets")
     results: dict[str, tuple[float, float, dict[str, Any]]] = {}
     results["sequential (-j 1)"] = audit(targets, ["-j", "1"], work / "seq.json")
     results["local pool (-j 2)"] = audit(targets, ["-j", "2"], work / "pool.json")
-    for workers in (1, 2):
+    for workers in cluster_sizes:
         cluster = Cluster(workers)
         try:
             label = f"LocalCluster {workers} worker{'s' if workers > 1 else ''}"
@@ -256,24 +262,31 @@ def main() -> None:
     parser.add_argument("--linux", type=Path, help="a Linux source tree to copy (real trees)")
     parser.add_argument("--linux-copies", type=int, default=3, help="copies of --linux")
     parser.add_argument("--loop", action="store_true", help="also time one run per target")
+    parser.add_argument("--no-debs", action="store_true", help="leave out the packages")
+    parser.add_argument(
+        "--cluster-sizes", default="1,2", help="LocalCluster sizes to time (default 1,2)"
+    )
     parser.add_argument("--no-overhead", action="store_true", help="skip the overhead run")
     args = parser.parse_args()
     debs = sorted(p for p in DEBS.glob("*.deb") if args.all_debs or not p.name.startswith(BIG))
     if args.debs:
         debs = debs[: args.debs]
+    if args.no_debs:
+        debs = []
+    sizes = tuple(int(n) for n in args.cluster_sizes.split(",") if n)
     with tempfile.TemporaryDirectory(prefix="gplscan-bench-fleet-") as tmp:
         work = Path(tmp)
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")  # nothing into ~/.cache
         if not args.no_overhead:
             overhead(work)
         if debs:
-            compare("bookworm DKMS packages", debs, work, args.loop)
+            compare("bookworm DKMS packages", debs, work, args.loop, sizes)
         if args.trees:
             tree = kernel_like_tree(work / "src" / "tree")
-            compare("kernel-like trees", copies(tree, args.trees, work), work)
+            compare("kernel-like trees", copies(tree, args.trees, work), work, False, sizes)
         if args.linux:
             trees = linux_copies(args.linux, args.linux_copies, work)
-            compare(f"copies of {args.linux.name}", trees, work, args.loop)
+            compare(f"copies of {args.linux.name}", trees, work, args.loop, sizes)
 
 
 if __name__ == "__main__":
