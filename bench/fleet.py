@@ -264,6 +264,9 @@ def main() -> None:
     parser.add_argument("--loop", action="store_true", help="also time one run per target")
     parser.add_argument("--no-debs", action="store_true", help="leave out the packages")
     parser.add_argument(
+        "--together", action="store_true", help="the packages and the Linux copies as one fleet"
+    )
+    parser.add_argument(
         "--cluster-sizes", default="1,2", help="LocalCluster sizes to time (default 1,2)"
     )
     parser.add_argument("--no-overhead", action="store_true", help="skip the overhead run")
@@ -279,6 +282,11 @@ def main() -> None:
         os.environ["XDG_CACHE_HOME"] = str(work / "cache")  # nothing into ~/.cache
         if not args.no_overhead:
             overhead(work)
+        if args.together and args.linux:
+            trees = linux_copies(args.linux, args.linux_copies, work)
+            name = f"{len(debs)} packages and {len(trees)} copies of {args.linux.name}"
+            compare(name, [*debs, *trees], work, args.loop, sizes)
+            return
         if debs:
             compare("bookworm DKMS packages", debs, work, args.loop, sizes)
         if args.trees:

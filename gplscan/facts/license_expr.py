@@ -10,7 +10,8 @@ from typing import Any
 def combine_and(expressions: Iterable[str]) -> str | None:
     """AND of the distinct terms of ``expressions`` in first-seen order, or None if none.
 
-    Top-level AND terms are flattened so that a term already present is not repeated;
+    AND terms are flattened, at any depth (``(A AND B) AND A`` is ``A AND B``), so that a
+    term already present is not repeated;
     terms are compared after simplification (``A OR B`` equals ``B OR A``) but written as first
     seen. Ids license_expression does not know (``LicenseRef-scancode-*``) are kept as given.
     """
@@ -26,12 +27,20 @@ def combine_and(expressions: Iterable[str]) -> str | None:
 
 @functools.lru_cache(maxsize=4096)
 def _and_terms(text: str) -> tuple[tuple[str, Any], ...]:
-    """The top-level AND terms of an expression, each with its simplified form as key."""
+    """The AND terms of an expression (an AND in parentheses opened up), each with its
+    simplified form as key."""
     licensing = _licensing()
     parsed = licensing.parse(text, validate=False)
     if parsed is None:
         return ()
-    parts = parsed.args if isinstance(parsed, licensing.AND) else (parsed,)
+    parts: list[Any] = []
+    pending = [parsed]
+    while pending:  # depth first, left to right: the terms in the order they are written
+        part = pending.pop()
+        if isinstance(part, licensing.AND):
+            pending.extend(reversed(part.args))
+        else:
+            parts.append(part)
     return tuple((str(part.simplify()), part) for part in parts)
 
 
