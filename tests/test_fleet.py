@@ -311,3 +311,34 @@ def test_resume_after_an_interrupted_run_gives_the_complete_report(
         {k: v for k, v in r.items() if k not in ("seconds", "worker", "resumed")}
         for r in whole["targets"]
     ]
+
+
+def test_fleet_json_is_the_json_module_s_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The aggregated JSON is written by orjson when it can (a Linux tree's report is 24 MB)
+    and is the same text the json module writes; a string UTF-8 cannot hold (a file name
+    that is not UTF-8, as a lone surrogate) falls back to the json module."""
+    import builtins
+
+    from gplscan.fleet.aggregate import render_json
+    from gplscan.fleet.judge import Outcome
+
+    plain = json.dumps({"summary": {"verdict": "fails", "files": 2}, "target": "ü", "x": 0.25})
+    odd = json.dumps({"summary": {"verdict": "passes"}, "binaries": [{"path": "a\udcff.ko"}]})
+    outcomes = [
+        Outcome("k1", "pilote-ü", 1, plain),
+        Outcome("k2", "odd", 0, odd),
+        Outcome("k3", "gone", 2, None, error="not readable"),
+    ]
+    fast = render_json(outcomes[:1] + outcomes[2:], inventory=False)
+    mixed = render_json(outcomes, inventory=False)
+    real_import = builtins.__import__
+
+    def no_orjson(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "orjson":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_orjson)
+    assert fast == render_json(outcomes[:1] + outcomes[2:], inventory=False)
+    assert mixed == render_json(outcomes, inventory=False)
+    assert json.loads(mixed)["reports"][1]["binaries"][0]["path"] == "a\udcff.ko"
