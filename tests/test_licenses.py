@@ -233,7 +233,7 @@ def test_missing_scancode_is_reported_with_a_fix(tmp_path: Path) -> None:
         "sys.modules['licensedcode'] = None  # as if scancode-toolkit were not installed\n"
         "from pathlib import Path\n"
         "from gplscan.facts.licenses import detect_licenses\n"
-        "from gplscan.facts.scancode_adapter import LicenseDetectionUnavailable\n"
+        "from gplscan.errors import LicenseDetectionUnavailable\n"
         "try:\n"
         f"    detect_licenses(Path({str(path)!r}))\n"
         "except LicenseDetectionUnavailable as exc:\n"

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gplscan.errors import ArchiveError
+from gplscan.kernel_names import AR_MAGIC, THIN_AR_MAGIC
 
-AR_MAGIC = b"!<arch>\n"
-THIN_MAGIC = b"!<thin>\n"
 MAX_MEMBERS = 100_000
 
 
@@ -41,7 +40,7 @@ class _Entry:
 def members(path: Path, data: bytes, root: Path) -> Iterator[tuple[str, bytes]]:
     """(member name, member bytes) of each member of the archive ``data`` (read from
     ``path``; a thin archive's members are read from beside it, never outside ``root``)."""
-    thin = data.startswith(THIN_MAGIC)
+    thin = data.startswith(THIN_AR_MAGIC)
     top = root.resolve()
     for entry in _entries(data):
         if not thin:
@@ -73,7 +72,7 @@ def damage(data: bytes) -> str | None:
 
 
 def _entries(data: bytes) -> Iterator[_Entry]:
-    thin = data.startswith(THIN_MAGIC)
+    thin = data.startswith(THIN_AR_MAGIC)
     if not thin and not data.startswith(AR_MAGIC):
         raise ArchiveError("not an ar archive")
     names: bytes | None = None

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from gplscan.errors import ObjectParseError
+from gplscan.kernel_names import ELF_MAGIC
 
 MAX_SECTIONS = 1 << 22  # extended numbering allows more than 65,535 (vmlinux.o has them)
 MAX_SYMBOLS = 4_000_000
@@ -83,7 +84,7 @@ class ElfReading(NamedTuple):
 def read_header(data: bytes, where: str) -> ElfHeader:
     """The identification and the ELF header's type and machine, checked."""
     size = len(data)
-    if size < 16 or not data.startswith(b"\x7fELF"):
+    if size < 16 or not data.startswith(ELF_MAGIC):
         raise ObjectParseError(where, "not an ELF file")
     if data[4] not in (1, 2) or data[5] not in (1, 2):
         raise ObjectParseError(where, f"unknown ELF class {data[4]} or data encoding {data[5]}")

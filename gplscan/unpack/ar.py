@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import IO
 
 from gplscan.errors import UnpackError
+from gplscan.kernel_names import AR_MAGIC
 from gplscan.unpack.limits import human_size
 
-AR_MAGIC = b"!<arch>\n"
 _AR_SIZE = re.compile(rb" *[0-9]+ *")  # an ar header's size: decimal digits, space-padded
 
 

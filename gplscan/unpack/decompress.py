@@ -3,7 +3,7 @@
 Concatenated streams are read one after the other; output comes in steps of at most a
 few MiB, so that :class:`Meter` can stop a decompression bomb before it fills memory or
 the disk. Corrupt or cut-short data raises :class:`Damaged`, which callers turn into a
-note or an :class:`~gplscan.unpack.limits.UnpackError`.
+note or an :class:`~gplscan.errors.UnpackError`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Protocol
 
 from gplscan.errors import LimitReached
+from gplscan.kernel_names import GZIP_MAGIC, XZ_MAGIC, ZSTD_MAGIC
 from gplscan.unpack.limits import KiB, Limits, MiB, human_size
 
 if TYPE_CHECKING:
@@ -24,10 +25,6 @@ if TYPE_CHECKING:
 OUT_STEP = 1 * MiB  # most output one decompression step may produce
 _IN_STEP = 64 * KiB  # compressed bytes read at a time
 _ZSTD_PIECE = 1 * KiB  # zstd output is unbounded per call: feed it small pieces (<= 32 MiB out)
-
-_GZIP_MAGIC = b"\x1f\x8b"
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class Damaged(Exception):
@@ -98,11 +95,11 @@ class _StdDecompressor(Protocol):
 
 def sniff_codec(head: bytes) -> str | None:
     """The compression a stream starts with, from its magic bytes."""
-    if head.startswith(_GZIP_MAGIC):
+    if head.startswith(GZIP_MAGIC):
         return "gzip"
-    if head.startswith(_XZ_MAGIC):
+    if head.startswith(XZ_MAGIC):
         return "xz"
-    if head.startswith(_ZSTD_MAGIC):
+    if head.startswith(ZSTD_MAGIC):
         return "zstd"
     if head.startswith(b"BZh") and head[3:4].isdigit() and head[3:4] != b"0":
         return "bzip2"
@@ -124,7 +121,7 @@ def chunks(codec: str, source: Input) -> Iterator[bytes]:
             yield from _gzip_chunks(source)
         elif codec in ("xz", "lzma"):
             fmt = lzma.FORMAT_XZ if codec == "xz" else lzma.FORMAT_ALONE
-            yield from _std_chunks(source, lambda: lzma.LZMADecompressor(format=fmt), _XZ_MAGIC)
+            yield from _std_chunks(source, lambda: lzma.LZMADecompressor(format=fmt), XZ_MAGIC)
         elif codec == "bzip2":
             yield from _std_chunks(source, bz2.BZ2Decompressor, b"BZh")
         elif codec == "zstd":
@@ -182,7 +179,7 @@ def _gzip_chunks(source: Input) -> Iterator[bytes]:
             if not data and not out:
                 raise Damaged("the compressed data is cut short")
             data = dec.unconsumed_tail or source.read(_IN_STEP)
-        data = _next_stream(source, dec.unused_data, _GZIP_MAGIC)
+        data = _next_stream(source, dec.unused_data, GZIP_MAGIC)
 
 
 def _zstd_chunks(source: Input) -> Iterator[bytes]:
@@ -204,7 +201,7 @@ def _zstd_chunks(source: Input) -> Iterator[bytes]:
                 pending = pending[_ZSTD_PIECE:]
                 for at in range(0, len(out), OUT_STEP):
                     yield out[at : at + OUT_STEP]
-            data = _next_stream(source, dec.unused_data + bytes(pending), _ZSTD_MAGIC)
+            data = _next_stream(source, dec.unused_data + bytes(pending), ZSTD_MAGIC)
     except zstandard.ZstdError as exc:
         raise Damaged(f"corrupt zstd data ({exc})") from None
 

@@ -1,5 +1,6 @@
-"""What unpacking may cost (:class:`Limits`), the errors it raises, and sizes as messages
-show them."""
+"""What unpacking may cost (:class:`Limits`), and sizes as messages show them. (The errors
+unpacking raises, :class:`~gplscan.errors.UnpackError` and
+:class:`~gplscan.errors.LimitReached`, are in :mod:`gplscan.errors`.)"""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from gplscan.errors import TargetError, UnpackError
+from gplscan.kernel_names import AR_MAGIC
 from gplscan.model import ScanIssue
-from gplscan.unpack.ar import AR_MAGIC
 from gplscan.unpack.deb import dkms_source_root, unpack_deb
 from gplscan.unpack.decompress import Damaged, Input, Meter, chunks, sniff_codec
 from gplscan.unpack.limits import Limits
@@ -126,7 +126,7 @@ def decompress_module(data: bytes, name: str, limits: Limits = _DEFAULT_LIMITS) 
     return out.getvalue()
 
 
-# --- reading compressed streams -----------------------------------------------------------
+# --- recognizing the target ---------------------------------------------------------------
 
 
 @contextmanager
@@ -161,6 +161,3 @@ def identify(path: Path, display: str) -> tuple[str, str]:
                 raise UnpackError(f"{display}: {exc}; not unpacked") from None
             return "file", ""  # e.g. a damaged .ko.xz: the object reader will say so
     return ("tarball", codec) if looks_like_tar(first) else ("file", "")
-
-
-# --- unpacking ----------------------------------------------------------------------------
