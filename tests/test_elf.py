@@ -15,12 +15,13 @@ import struct
 import subprocess
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from gplscan.errors import ObjectParseError
-from gplscan.facts import dwarf, elf, elf_format, kernel_exports
+from gplscan.facts import dwarf, elf, elf_format, elf_pyelftools, kernel_exports
 from gplscan.facts.elf import object_facts, parse_modinfo
 from gplscan.model import ObjectFacts
 from tests.helpers import compile_object, need_tools
@@ -416,6 +417,15 @@ def test_every_export_encoding(encodings: dict[str, Path], name: str, reader: el
     assert facts.exports == exports
     assert facts.export_namespaces == namespaces
     assert not any(s.startswith(kernel_exports.LABEL_PREFIXES) for s in facts.defined)
+
+
+@pytest.mark.parametrize("read", [elf_format.read_direct, elf_pyelftools.read_pyelftools])
+def test_a_reader_is_always_told_which_labels_to_keep(read: Callable[..., object]) -> None:
+    """Before the split every reader kept the export labels; a reader called as before
+    (without ``labels``) must fail, not read an object silently without its exports."""
+    header = elf_format.ElfHeader(64, "<", 1, 62)
+    with pytest.raises(TypeError, match="labels"):
+        read(b"\x7fELF", "x.o", header)
 
 
 def readelf_section_names(path: Path) -> dict[int, str]:

@@ -113,9 +113,7 @@ def section_contents(data: bytes, where: str, section: SectionHeader) -> bytes:
 # --- the direct reader ---------------------------------------------------------------------
 
 
-def read_direct(
-    data: bytes, where: str, header: ElfHeader, labels: tuple[str, ...] = ()
-) -> ElfReading:
+def read_direct(data: bytes, where: str, header: ElfHeader, labels: tuple[str, ...]) -> ElfReading:
     """Section table and symbols read with :mod:`struct`, every offset checked first; local
     symbols are kept when their names start with one of ``labels``."""
     sections = read_section_table(data, where, header)

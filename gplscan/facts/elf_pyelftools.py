@@ -29,7 +29,7 @@ from gplscan.facts.elf_format import (
 
 
 def read_pyelftools(
-    data: bytes, where: str, header: ElfHeader, labels: tuple[str, ...] = ()
+    data: bytes, where: str, header: ElfHeader, labels: tuple[str, ...]
 ) -> ElfReading:
     """Section table and symbols read by pyelftools, after the same bounds checks; local
     symbols are kept when their names start with one of ``labels``."""
