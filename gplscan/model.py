@@ -612,7 +612,10 @@ class ScanStats:
     files_read: int  # files opened in this run (the rest came from the cache)
     detected: int  # untagged files in scope whose license was detected
     scancode_loaded: bool  # whether scancode's index was loaded (a warm cache needs none)
-    symbol_index_read: bool  # whether any source's function definitions were read
+    # whether every source's function definitions were read (an object no source of its
+    # stem accounts for asked which sources define its symbols); a few read to check
+    # objects against their sources do not count
+    symbol_index_read: bool
     kernel_exports: int  # the kernel exports imports were resolved against
     kernel_source: str  # where those came from, or why there are none
     seconds: float

@@ -28,6 +28,9 @@ def test_the_command_offers_the_registrys_formats() -> None:
     assert isinstance(fmt.type, click.Choice)
     assert tuple(fmt.type.choices) == tuple(REPORTERS)
     assert tuple(REPORTERS) == ("terminal", "json", "sarif", "gitlab", "html", "spdx", "cyclonedx")
+    (listing,) = (p for p in cli.commands["inventory"].params if p.name == "fmt")
+    assert isinstance(listing.type, click.Choice)
+    assert tuple(listing.type.choices) == tuple(INVENTORY_REPORTERS) == ("terminal", "json")
 
 
 def test_each_format_is_its_reporters_text(built_examples: dict[str, dict[str, Path]]) -> None:

@@ -87,13 +87,11 @@ def run_fleet(
 
 def _store(opts: Options) -> Store | None:
     """Where earlier results are kept (CACHE_DIR/fleet); none without a cache."""
-    if opts.cache_dir is None:
+    root = opts.cache_directory
+    if root is None:
         return None
-    from gplscan.facts.cache import default_cache_dir
     from gplscan.fleet.store import Store
-    from gplscan.scan import Options
 
-    root = default_cache_dir() if opts.cache_dir == Options().cache_dir else opts.cache_dir
     return Store(root / "fleet")
 
 

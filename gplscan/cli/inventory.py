@@ -19,6 +19,7 @@ from gplscan.cli.options import (
 from gplscan.cli.output import use_color, write_report
 from gplscan.cli.progress import progress, show_progress
 from gplscan.model import EXIT_CLEAN, EXIT_ERROR
+from gplscan.report.registry import INVENTORY_REPORTERS
 
 
 @click.command()
@@ -28,7 +29,7 @@ from gplscan.model import EXIT_CLEAN, EXIT_ERROR
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["terminal", "json"]),
+    type=click.Choice(list(INVENTORY_REPORTERS)),
     default="terminal",
     show_default=True,
     help="A license -> files listing, or JSON (schema gplscan/1).",
@@ -61,7 +62,7 @@ def inventory(
     """
     from gplscan.errors import GplscanError
     from gplscan.fleet.judge import run_prepared
-    from gplscan.report.registry import INVENTORY_REPORTERS, RenderOptions, render
+    from gplscan.report.registry import RenderOptions, render
 
     # the inventory reads no kernel: --kernel is accepted (the options are shared) and unused
     opts = replace(scan.options(inventory=True, rules=False), kernel=None)

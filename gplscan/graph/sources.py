@@ -2,7 +2,9 @@
 
 The facts hold what every source defines and declares; a few questions (which symbols a
 source uses, on which lines; which functions an unbuilt module's sources call) need the
-text itself. The caller says how to read it; nothing here opens a file of its own. So too
+text itself. The caller says how to read it: the stage opens no source of its own (the
+files it does open itself are static libraries, for their members, and Kbuild's
+``.<object>.cmd`` records, for whether ``ld`` made an object). So too
 for which functions sources define (provenance asks, for objects no source of their stem
 accounts for): :func:`~gplscan.graph.build.build_graph` is given a
 :class:`~gplscan.facts.symbol_index.SourceDefinitions`, the scan's lazy symbol index.

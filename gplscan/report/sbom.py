@@ -180,7 +180,8 @@ def module_string(value: bytes) -> str:
 
 
 @cache
-def _licensing() -> Any:
+def spdx_licensing() -> Any:
+    """license-expression's SPDX licensing (its list of ids), made once."""
     from license_expression import get_spdx_licensing
 
     return get_spdx_licensing()
@@ -192,13 +193,13 @@ def valid_expression(expression: str) -> bool:
     license list or a ``LicenseRef-`` (which the document then defines)."""
     from license_expression import ExpressionError, ExpressionParseError
 
-    info = _licensing().validate(expression)
+    info = spdx_licensing().validate(expression)
     if any(not e.startswith("Unknown license key") for e in info.errors):
         return False
     if not all(_REF.fullmatch(s) for s in info.invalid_symbols):
         return False
     try:  # what spdx-tools' validator also asks: no exception used as a license
-        _licensing().parse(expression, validate=True, strict=True)
+        spdx_licensing().parse(expression, validate=True, strict=True)
     except ExpressionParseError:
         return False
     except ExpressionError:  # unknown keys: the LicenseRefs, which the document defines

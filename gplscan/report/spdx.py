@@ -34,6 +34,7 @@ from gplscan.report.sbom import (
     license_refs,
     module_license_ref,
     module_string,
+    spdx_licensing,
     valid_expression,
 )
 
@@ -142,9 +143,7 @@ class _Expressions:
     the order the document first names them."""
 
     def __init__(self) -> None:
-        from gplscan.report.sbom import _licensing
-
-        self.licensing = _licensing()
+        self.licensing = spdx_licensing()
         self.parsed: dict[str, Any] = {}
         self.used: list[str] = []
 

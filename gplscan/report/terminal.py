@@ -41,7 +41,6 @@ _VERDICT_STYLE = {
     Verdict.PASSES: "bold white on green",
 }
 _PLURALS = {"binary": "binaries", "info": "info", "file or part": "files or parts"}
-# the scan facts that are the tool's own workings: shown with --verbose only
 _LISTED_CLEAN = 5  # clean binaries named one by one in the default report, at most
 _HISTOGRAM_ROWS = 12  # declared licenses listed one by one, at most
 

@@ -19,6 +19,7 @@ from gplscan.facts.dkms import DkmsConf, read_dkms_conf
 from gplscan.facts.kbuild import build_file_for, read_kbuild
 from gplscan.facts.kbuild_records import apply_records
 from gplscan.facts.kconfig import KconfigTypes
+from gplscan.kernel_names import object_stem
 from gplscan.model import (
     Binary,
     BinaryKind,
@@ -326,7 +327,7 @@ def _touches(spec: ModuleSpec, changed: frozenset[PurePosixPath]) -> bool:
     for m in spec.members:
         if m.path in changed or m.evidence.path in changed:
             return True
-        stem = str(m.path)[:-2] if m.path.name.endswith(".o") else str(m.path)
+        stem = object_stem(m.path)
         if any(PurePosixPath(stem + ext) in changed for ext in (".c", ".S", ".o_shipped")):
             return True
     return False

@@ -36,6 +36,7 @@ from gplscan.facts.includes import host_arch, include_closure, kernel_include_di
 from gplscan.facts.pool import default_jobs
 from gplscan.facts.symvers import KernelSymbols, load_kernel_symbols
 from gplscan.graph import LinkGraph, build_graph, resolve_imports
+from gplscan.kernel_names import object_stem
 from gplscan.model import (
     Binary,
     BinaryKind,
@@ -406,7 +407,7 @@ def _built_with_source(
         for m in spec.members:
             if m.path in session.objects and m.path.name.endswith(".o"):
                 for ext in (".c", ".S"):
-                    src = PurePosixPath(str(m.path)[:-2] + ext)
+                    src = PurePosixPath(object_stem(m.path) + ext)
                     if src in session.records:
                         out.append(src)
     return out
