@@ -140,7 +140,8 @@ def render_json(outcomes: Sequence[Outcome], *, inventory: bool) -> str:
         "targets": [r.as_dict() for r in rows],
         "reports": reports,
     }
-    try:  # orjson: the same text as the json module's below, ≈5 times faster on 50 MB
+    try:  # orjson, ≈5 times faster on 50 MB: the json module's text for every value a report
+        # holds (it would differ only for floats below 1e-4, which no report has)
         import orjson
 
         return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
