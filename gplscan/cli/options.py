@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from gplscan.fleet import RETRIES, TIMEOUT
 from gplscan.model import FAIL_ON
 from gplscan.report.registry import REPORTERS
 
@@ -254,7 +255,7 @@ fleet_options = _gathered(
         click.option(
             "--retries",
             type=click.IntRange(min=0),
-            default=2,
+            default=RETRIES,
             show_default=True,
             help="Several targets: tries after the first for a target whose worker failed "
             "or was lost; then it is reported as not judged (exit 2).",
@@ -262,7 +263,7 @@ fleet_options = _gathered(
         click.option(
             "--timeout",
             type=click.FloatRange(min=1),
-            default=3600.0,
+            default=TIMEOUT,
             show_default=True,
             help="Several targets: seconds one target may run on a worker before it is "
             "reported as not judged (exit 2).",

@@ -31,12 +31,11 @@ from types import FrameType
 from typing import Any
 
 from gplscan.errors import FleetError
+from gplscan.fleet import RETRIES, TIMEOUT
 from gplscan.fleet.judge import Outcome, Task, judge
 from gplscan.model import EXIT_ERROR
 
 Work = Callable[[Task], Outcome]
-RETRIES = 2  # tries after the first, for a task that raised or whose worker was lost
-TIMEOUT = 3600.0  # seconds one target may run; a Linux tree takes ≈50 s cold on 2 cores
 
 
 def failed(task: Task, reason: str, seconds: float = 0.0) -> Outcome:
