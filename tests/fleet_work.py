@@ -33,3 +33,24 @@ def judge_slowly(task: Task) -> Outcome:
     if task.path.endswith("slow"):
         time.sleep(60)
     return judge(task)
+
+
+def _slow_squares(chunk: list[int]) -> list[tuple[int, str]]:
+    """Squares, 5 ms an item, with the name of the worker that made them."""
+    from gplscan.fleet.judge import worker_name
+
+    time.sleep(0.005 * len(chunk))
+    return [(n * n, worker_name()) for n in chunk]
+
+
+def spread_squares(n: int) -> tuple[list[tuple[int, str]], int, list[str], str]:
+    """``n`` squares made in chunks by a spread stage on the Dask worker that runs this:
+    the results, the chunks other workers did, their names, and this worker's name."""
+    from gplscan.facts.pool import map_chunks, spread
+    from gplscan.fleet.judge import worker_name
+    from gplscan.fleet.spread import DaskSpread
+
+    spreader = DaskSpread()
+    with spread(spreader):
+        out = map_chunks(_slow_squares, list(range(n)), 1, lambda *a: None, "squares")
+    return out, spreader.chunks, sorted(spreader.workers), worker_name()

@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,3 +124,18 @@ def modules_after(args: list[str], names: tuple[str, ...]) -> list[str]:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "LOADED " in proc.stdout, (args, proc.stdout, proc.stderr)
     return list(ast.literal_eval(proc.stdout.rsplit("LOADED ", 1)[1]))
+
+
+class BackwardsSpreader:
+    """A :class:`gplscan.facts.pool.Spreader` that runs the chunks in this process, last
+    chunk first (a cluster gives them back in whatever order they finish)."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def __call__(
+        self, func: Callable[[list[Any]], list[Any]], chunks: list[list[Any]]
+    ) -> Iterator[tuple[int, list[Any]]]:
+        self.sent += len(chunks)
+        for i in reversed(range(len(chunks))):
+            yield i, func(chunks[i])

@@ -6,8 +6,11 @@ import os
 from pathlib import Path, PurePosixPath
 
 import pytest
+from helpers import BackwardsSpreader
 
+from gplscan.facts import pool
 from gplscan.facts.detection import FORK_AT, ScancodeDetector, match_in_workers
+from gplscan.facts.pool import spread
 from gplscan.model import LicenseFinding
 from tests.test_licenses import REAL_FILES
 
@@ -26,7 +29,9 @@ def _tree(tmp_path: Path, copies: int) -> list[tuple[PurePosixPath, str]]:
 
 
 @pytest.mark.scancode
-def test_forked_workers_agree_with_one_process(tmp_path: Path) -> None:
+def test_forked_workers_agree_with_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = _tree(tmp_path, 12)
     progress: list[tuple[str, int, int]] = []
     serial = ScancodeDetector()
@@ -44,6 +49,13 @@ def test_forked_workers_agree_with_one_process(tmp_path: Path) -> None:
     # real answers, line by line: the GPL-2.0 notice, shifted one line by the first line
     assert one[PurePosixPath("d3/gpl2.c")][0] == "GPL-2.0-only"
     assert one[PurePosixPath("d3/variant.c")][0] == "MIT"
+    # a fleet's large tree: the same files matched chunk by chunk where the cluster says
+    spreader = BackwardsSpreader()
+    monkeypatch.setattr(pool, "SERIAL_BELOW", 8)  # the matching's chunks spread too
+    with spread(spreader):
+        three, failed_three, why_three = ScancodeDetector().detect_many(files, 1, lambda *a: None)
+    assert (three, failed_three, why_three) == (one, {}, None)
+    assert spreader.sent >= 2  # the regions, then the matching
 
 
 class _DiesOn:

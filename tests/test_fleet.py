@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_work import judge_or_die, judge_slowly, kill_marker
+from fleet_work import judge_or_die, judge_slowly, kill_marker, spread_squares
 from helpers import compile_object, run_cli
 
+from gplscan.facts.pool import CHUNK
 from gplscan.fleet import engines
 from gplscan.fleet import run as fleet
 from gplscan.fleet.judge import Task
@@ -342,3 +343,81 @@ def test_fleet_json_is_the_json_module_s_text(monkeypatch: pytest.MonkeyPatch) -
     assert fast == render_json(outcomes[:1] + outcomes[2:], inventory=False)
     assert mixed == render_json(outcomes, inventory=False)
     assert json.loads(mixed)["reports"][1]["binaries"][0]["path"] == "a\udcff.ko"
+
+
+def _many_drivers(root: Path, drivers: int = 32, files: int = 6) -> Path:
+    """A source tree of ``drivers`` modules of ``files`` sources each, half of them
+    untagged with the GPL's notice: more files than one chunk at every per-file stage."""
+    (root).mkdir()
+    (root / "Kbuild").write_text("".join(f"obj-m += d{i}/\n" for i in range(drivers)))
+    notice = "/*\n * This program is free software; you can redistribute it and/or modify it\n"
+    notice += " * under the terms of the GNU General Public License version 2.\n */\n"
+    for i in range(drivers):
+        d = root / f"d{i}"
+        d.mkdir()
+        objs = " ".join(f"f{n}.o" for n in range(files))
+        (d / "Kbuild").write_text(f"obj-m += d{i}.o\nd{i}-objs := {objs}\n")
+        (d / "d.h").write_text("/* SPDX-License-Identifier: GPL-2.0 */\n#define D 1\n")
+        for n in range(files):
+            tag = "// SPDX-License-Identifier: GPL-2.0-only\n" if n % 2 else notice
+            body = f'#include "d.h"\nint d{i}_{n}(int x) {{ return x + D; }}\n'
+            (d / f"f{n}.c").write_text(tag + body + 'MODULE_LICENSE("GPL");\n')
+    return root
+
+
+@pytest.mark.slow
+def test_a_spread_stage_takes_chunks_done_by_the_other_worker(cluster: Any) -> None:
+    """A task's chunks are offered to the cluster from the last: the idle worker does some,
+    the task the rest, and the results come back in order, each chunk once."""
+    from distributed import Client
+
+    with Client(cluster.scheduler_address, set_as_default=False) as client:
+        out, chunks, helpers, here = client.submit(spread_squares, 12 * CHUNK).result()
+    assert [square for square, _ in out] == [n * n for n in range(12 * CHUNK)]
+    done_by = {name for _, name in out}
+    assert chunks >= 1 and helpers and here not in helpers
+    assert done_by == {here, *helpers}
+
+
+@pytest.mark.slow
+def test_large_trees_spread_over_the_cluster_are_judged_as_alone(
+    targets: list[Path], tmp_path: Path, cluster: Any
+) -> None:
+    """Two large trees and the small targets on two workers of one thread each: every
+    worker busy with a tree, none waits on another (their chunks are done where they are
+    when no one is free), and each report is the one its target has alone."""
+    big = _many_drivers(tmp_path / "big")
+    other = tmp_path / "other"
+    shutil.copytree(big, other)
+    (other / "d3" / "f1.c").write_text("int closed(void) { return 1; }\n")
+    tasks = _tasks([big, other, *targets])
+    expected = [o.report for o in engines.InProcess().run(tasks)]
+    engine = engines.DaskCluster(cluster.scheduler_address, spread_at=0)
+    outcomes = fleet.run(tasks, engine, None, resume=False, one_core_each=True)
+    for outcome, report in zip(outcomes, expected, strict=True):
+        assert outcome.error is None
+        got = json.loads(outcome.report or "null")
+        assert _without_provenance(got) == _without_provenance(json.loads(report or "null"))
+    assert [o.exit_code for o in outcomes] == [0, 0, 1, 0, 0]
+
+
+def test_the_last_large_tree_borrows_the_idle_pool_workers(tmp_path: Path) -> None:
+    """On a local pool, a large tree judged when no target is left to start borrows the
+    idle workers for its per-file work; its report is the one it has alone."""
+    big = _many_drivers(tmp_path / "big")
+    tasks = _tasks([big])
+    expected = [o.report for o in engines.InProcess().run(tasks)]
+    pool = engines.LocalPool(2, spread_at=0)  # one target: the other worker is idle
+    outcomes = fleet.run(tasks, pool, None, resume=False, one_core_each=True)
+    for outcome, report in zip(outcomes, expected, strict=True):
+        assert outcome.error is None
+        got = json.loads(outcome.report or "null")
+        assert _without_provenance(got) == _without_provenance(json.loads(report or "null"))
+    (spread,) = outcomes
+    assert spread.chunks >= 3  # reading, source facts, regions
+    assert spread.helpers == (f"{spread.worker} and 1 forked",)
+    whole = fleet.run(tasks, engines.LocalPool(2, spread_at=None), None, resume=False)
+    assert whole[0].chunks == 0
+    assert _without_provenance(json.loads(whole[0].report or "null")) == _without_provenance(
+        json.loads(spread.report or "null")
+    )

@@ -6,7 +6,10 @@ import os
 import time
 from pathlib import Path
 
-from gplscan.facts.pool import CHUNK, SERIAL_BELOW, iter_chunks, map_chunks
+import pytest
+from helpers import BackwardsSpreader
+
+from gplscan.facts.pool import CHUNK, SERIAL_BELOW, iter_chunks, map_chunks, spread, spreading
 
 
 def _square_with_pid(chunk: list[int]) -> list[tuple[int, int]]:
@@ -75,3 +78,25 @@ def test_a_caller_that_stops_early_does_not_wait_for_the_other_chunks(tmp_path: 
     assert next(results) == 0
     results.close()  # the chunks not yet started are cancelled, not run
     assert len(list(tmp_path.iterdir())) < chunks // 2
+
+
+def test_a_spreader_takes_the_chunks_and_results_keep_their_order() -> None:
+    items = list(range(4 * CHUNK + 3))
+    spreader = BackwardsSpreader()
+    with spread(spreader):
+        assert spreading()
+        got = map_chunks(_square_with_pid, items, 1, lambda *a: None, "s")  # jobs=1 too
+        few = map_chunks(_square_with_pid, items[:5], 1, lambda *a: None, "s")
+    assert not spreading()
+    assert [r for r, _ in got] == [n * n for n in items]
+    assert spreader.sent == 5  # the small stage stayed in this process
+    assert [r for r, _ in few] == [0, 1, 4, 9, 16]
+
+
+def test_a_chunk_that_never_comes_back_is_an_error_not_a_shorter_list() -> None:
+    def loses_one(func, chunks):  # type: ignore[no-untyped-def]
+        for i in range(1, len(chunks)):
+            yield i, func(chunks[i])
+
+    with spread(loses_one), pytest.raises(RuntimeError, match="never came back"):
+        map_chunks(_square_with_pid, list(range(2 * CHUNK)), 1, lambda *a: None, "s")

@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gplscan.errors import LicenseDetectionUnavailable
-from gplscan.facts.pool import Progress, map_chunks
+from gplscan.facts.pool import Progress, map_chunks, spreading
 from gplscan.model import LicenseFinding
 from gplscan.tuning import MATCHING_GC_THRESHOLDS
 
@@ -83,6 +83,23 @@ def _prepare(batch: list[tuple[PurePosixPath, str]]) -> list[_Prepared]:
             continue
         answered = _without_index(regions)
         out.append((rel, answered, () if answered is not None else regions, None))
+    return out
+
+
+def _match_batch(
+    batch: list[_Prepared],
+) -> list[tuple[PurePosixPath, Detection | None, str | None]]:
+    """Match a chunk of regions with this process's index (loaded once per process): the
+    task a cluster worker runs for a spread scan. Each file's detection, or why none."""
+    from gplscan.facts.licenses import Detector
+
+    detector = Detector(notices=False)
+    out: list[tuple[PurePosixPath, Detection | None, str | None]] = []
+    for rel, _, regions, _ in batch:
+        try:
+            out.append((rel, _as_detection(detector.detect_text(regions, name=rel.name)), None))
+        except Exception as exc:  # one file's failure is reported, the rest go on
+            out.append((rel, None, f"license detection failed: {exc}"))
     return out
 
 
@@ -166,7 +183,15 @@ class ScancodeDetector:
             return detections, failed, str(exc)
         progress("scancode", 0, len(pending))
         workers = _workers(jobs)
-        if workers <= 1 or len(pending) < FORK_AT:
+        if spreading():  # a fleet's large tree: matched on the cluster's workers
+            for rel, detection, error in map_chunks(
+                _match_batch, pending, jobs, progress, "scancode"
+            ):
+                if detection is not None:
+                    detections[rel] = detection
+                else:
+                    failed[rel] = error or "license detection failed"
+        elif workers <= 1 or len(pending) < FORK_AT:
             for done, (rel, _, regions, _) in enumerate(pending, 1):
                 detections[rel] = _as_detection(detector.detect_text(regions, name=rel.name))
                 progress("scancode", done, len(pending))

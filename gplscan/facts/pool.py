@@ -1,10 +1,17 @@
-"""Work over many files on all cores: chunks of files in a pool of forked processes."""
+"""Work over many files on all cores: chunks of files in a pool of forked processes, or
+spread over a cluster's workers when the scan runs inside a fleet task (:func:`spread`).
+
+Either way each chunk's result is a pure function of its files' contents, and results are
+taken in the chunks' order: where a chunk ran never changes what the scan finds.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from contextvars import ContextVar
+from typing import Any, Protocol, TypeVar
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 T = TypeVar("T")
@@ -12,6 +19,36 @@ R = TypeVar("R")
 
 CHUNK = 128  # files per task: large enough to amortize pickling, small enough to balance
 SERIAL_BELOW = 96  # fewer files than this are read in-process (a pool costs ~50 ms)
+
+
+class Spreader(Protocol):
+    """Runs ``func`` on each chunk somewhere else (another worker of a cluster), yielding
+    ``(index of the chunk, its result)`` as each finishes, in any order; it raises when a
+    chunk cannot be run, and stops running the rest when the caller stops early."""
+
+    def __call__(
+        self, func: Callable[[list[Any]], list[Any]], chunks: list[list[Any]]
+    ) -> Iterator[tuple[int, list[Any]]]: ...
+
+
+_SPREADER: ContextVar[Spreader | None] = ContextVar("gplscan_spreader", default=None)
+
+
+@contextlib.contextmanager
+def spread(spreader: Spreader) -> Iterator[None]:
+    """Within this block, the chunks of every stage large enough for a pool go to
+    ``spreader`` instead (whatever ``jobs`` says): a fleet's large tree, its per-file work
+    shared by the cluster's workers, judged whole by the task that holds it."""
+    token = _SPREADER.set(spreader)
+    try:
+        yield
+    finally:
+        _SPREADER.reset(token)
+
+
+def spreading() -> bool:
+    """Whether chunks go to a :class:`Spreader` now."""
+    return _SPREADER.get() is not None
 
 
 def default_jobs() -> int:
@@ -48,6 +85,10 @@ def iter_chunks(
         return
     chunks = [list(items[i : i + CHUNK]) for i in range(0, total, CHUNK)]
     done = 0
+    spreader = _SPREADER.get()
+    if spreader is not None and total >= SERIAL_BELOW:
+        yield from _in_order(spreader(func, chunks), chunks, progress, stage, total)
+        return
     if jobs <= 1 or total < SERIAL_BELOW:
         for chunk in chunks:
             yield from func(chunk)
@@ -75,3 +116,30 @@ def iter_chunks(
         finally:  # a caller that stops early (an error, Ctrl-C) does not wait for the rest
             for future in futures:
                 future.cancel()
+
+
+def _in_order(
+    results: Iterator[tuple[int, list[R]]],
+    chunks: list[list[T]],
+    progress: Progress,
+    stage: str,
+    total: int,
+) -> Iterator[R]:
+    """The results a :class:`Spreader` yields as chunks finish, put back in the chunks'
+    order (each yielded once its chunk and every one before it are in)."""
+    finished: dict[int, list[R]] = {}
+    next_out = done = 0
+    try:
+        for i, result in results:
+            finished[i] = result
+            done += len(chunks[i])
+            progress(stage, done, total)
+            while next_out in finished:
+                yield from finished.pop(next_out)
+                next_out += 1
+    finally:  # a caller that stops early: the spreader cancels what is left
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+    if next_out != len(chunks):
+        raise RuntimeError(f"{stage}: {len(chunks) - next_out} chunk(s) never came back")

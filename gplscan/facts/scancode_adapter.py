@@ -14,6 +14,7 @@ import copy
 import functools
 import itertools
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -180,10 +181,14 @@ def spdx_expression(scancode_expression: str) -> str:
         return spdx
 
 
+_LOADING = threading.Lock()
+
+
 def load_engine() -> Engine:
     """scancode's loaded index (loaded on the first call); raises
     :class:`LicenseDetectionUnavailable` when scancode cannot run."""
-    loaded = _load_engine()
+    with _LOADING:  # two threads of a Dask worker would each load the 1.4 GB index
+        loaded = _load_engine()
     if isinstance(loaded, str):
         raise LicenseDetectionUnavailable(loaded)
     return loaded

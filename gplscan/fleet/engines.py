@@ -8,12 +8,16 @@ is done, in the order they finish; none waits forever on a target.
 - :class:`LocalPool` runs one target per worker process (``concurrent.futures``; spawned,
   so a worker inherits no thread or lock of this process). A worker that dies takes down
   the pool: its targets in flight are retried in a new one. A target that runs past the
-  time limit is stopped by an alarm in its worker.
+  time limit is stopped by an alarm in its worker. When no target is left to start, a
+  large tree still being judged borrows the idle workers' cores for its per-file work.
 - :class:`DaskCluster` submits one task per target to a Dask scheduler (``tcp://…``);
   workers share nothing but the scheduler. Dask retries a task that raised (``retries``)
   and reschedules one whose worker was lost (the scheduler's ``allowed-failures``, 3 by
   default), then reports it; a task running past the limit is cancelled and its worker
-  restarted. Dask is imported only here, only when a scheduler is given.
+  restarted. A large tree's per-file work is offered to the workers with a free thread.
+  Dask is imported only here, only when a scheduler is given.
+
+Spreading a tree (:mod:`gplscan.fleet.spread`) never changes what it is judged to be.
 
 A task that fails on every try is an outcome with exit code 2 and the reason, never a
 missing row.
@@ -26,13 +30,14 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import FrameType
 from typing import Any
 
 from gplscan.errors import FleetError
 from gplscan.fleet import RETRIES, TIMEOUT
 from gplscan.fleet.judge import Outcome, Task, judge
+from gplscan.fleet.spread import SPREAD_AT, Idle, lend_from, spreadable
 from gplscan.model import EXIT_ERROR
 
 Work = Callable[[Task], Outcome]
@@ -59,6 +64,14 @@ class InProcess:
                 yield failed(task, _internal(exc), time.monotonic() - started)
 
 
+def _marked(tasks: Sequence[Task], spread_at: int | None) -> list[Task]:
+    """``tasks``, each large directory marked to be spread (gplscan.fleet.spread)."""
+    return [
+        replace(task, spread=True) if spreadable(task.path, task.size, spread_at) else task
+        for task in tasks
+    ]
+
+
 def _internal(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
@@ -72,14 +85,16 @@ def _expired(signum: int, frame: FrameType | None) -> None:
     raise _TimedOut
 
 
-def _pool_worker_start() -> None:
-    """A pool worker leaves Ctrl-C to the coordinator, which stops the pool."""
+def _pool_worker_start(idle: Idle | None) -> None:
+    """A pool worker leaves Ctrl-C to the coordinator, which stops the pool; a spread tree
+    it judges borrows the pool's ``idle`` workers."""
     import gc
 
     from gplscan.tuning import GC_THRESHOLDS
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.set_threshold(*GC_THRESHOLDS)
+    lend_from(idle)
 
 
 def _in_pool_worker(work: Work, task: Task, timeout: float | None) -> Outcome:
@@ -104,11 +119,12 @@ class LocalPool:
     retries: int = RETRIES
     timeout: float | None = TIMEOUT
     work: Work = judge
+    spread_at: int | None = SPREAD_AT  # a directory this large borrows idle workers
     name: str = "local pool"
     tries: dict[str, int] = field(default_factory=dict)  # key -> tries made
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
-        queue = deque(tasks)
+        queue = deque(_marked(tasks, self.spread_at))
         while queue:
             yield from self._pool(queue)
 
@@ -120,8 +136,9 @@ class LocalPool:
         from concurrent.futures.process import BrokenProcessPool
 
         context = multiprocessing.get_context("spawn")
+        idle = Idle(context) if self.spread_at is not None else None
         pool = cf.ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_pool_worker_start
+            self.workers, mp_context=context, initializer=_pool_worker_start, initargs=(idle,)
         )
         running: dict[cf.Future[Outcome], tuple[Task, float]] = {}
         clean = False
@@ -132,6 +149,8 @@ class LocalPool:
                     self.tries[task.key] = self.tries.get(task.key, 0) + 1
                     future = pool.submit(_in_pool_worker, self.work, task, self.timeout)
                     running[future] = (task, time.monotonic())
+                if idle is not None:  # the last targets: workers without one lend a hand
+                    idle.set_idle(0 if queue else self.workers - len(running))
                 done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 broken: list[tuple[Task, float]] = []
                 for future in done:
@@ -176,6 +195,7 @@ class DaskCluster:
     work: Work = judge
     connect_timeout: float = 30.0
     poll: float = 0.25  # seconds between looks at what the cluster is doing
+    spread_at: int | None = SPREAD_AT  # a directory this large is spread (None: never)
     name: str = "dask"
 
     def run(self, tasks: Sequence[Task]) -> Iterator[Outcome]:
@@ -197,7 +217,7 @@ class DaskCluster:
 
     def _on(self, client: Any, tasks: Sequence[Task]) -> Iterator[Outcome]:
         futures: dict[Any, Task] = {}
-        for n, task in enumerate(tasks):
+        for n, task in enumerate(_marked(tasks, self.spread_at)):
             future = client.submit(
                 self.work,
                 task,

@@ -10,6 +10,7 @@ live object, so that its outcome can travel and be stored.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -20,6 +21,8 @@ from pathlib import Path
 
 from gplscan import __version__
 from gplscan.errors import GplscanError
+from gplscan.facts.pool import spread
+from gplscan.fleet.spread import DaskSpread, LocalSpread, local_idle
 from gplscan.model import EXIT_ERROR, ScanResult
 from gplscan.process import scancode_temp_of_this_process
 from gplscan.scan import Options
@@ -113,6 +116,7 @@ class Task:
     version: str = __version__
     rules: str = ""
     size: int = 0  # bytes: a guide to the order tasks start in (not part of the key)
+    spread: bool = False  # a large tree: its per-file work shared by the cluster (not a key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +133,8 @@ class Outcome:
     seconds: float = 0.0
     worker: str = ""
     resumed: bool = False  # taken from the store of an earlier run, not judged now
+    chunks: int = 0  # chunks of files its scan sent to the cluster (a spread tree)
+    helpers: tuple[str, ...] = ()  # the workers that ran them
 
 
 def worker_name() -> str:
@@ -138,7 +144,8 @@ def worker_name() -> str:
 
 # One scan at a time in a process: a Dask worker started with several threads runs its
 # tasks in turn (scans are bound by the interpreter lock, and share process-wide state:
-# the collector's thresholds, scancode's index).
+# the collector's thresholds). Chunks of a spread tree (gplscan.fleet.spread) do not
+# take it: they are pure functions of the files they read.
 _ONE_AT_A_TIME = threading.Lock()
 
 
@@ -148,7 +155,8 @@ def judge(task: Task) -> Outcome:
     exit code 2; a bug raises, for the engine to retry and then report."""
     started = time.monotonic()
     scancode_temp_of_this_process()
-    with _ONE_AT_A_TIME:
+    spreader = _spreader(task)
+    with _ONE_AT_A_TIME, spread(spreader) if spreader is not None else contextlib.nullcontext():
         try:
             mismatch = _mismatch(task)
             if mismatch is not None:
@@ -164,7 +172,26 @@ def judge(task: Task) -> Outcome:
         html,
         seconds=time.monotonic() - started,
         worker=worker_name(),
+        chunks=spreader.chunks if spreader is not None else 0,
+        helpers=tuple(sorted(spreader.workers)) if spreader is not None else (),
     )
+
+
+def _spreader(task: Task) -> DaskSpread | LocalSpread | None:
+    """Where a spread task's chunks go: the cluster's workers on a Dask worker, the idle
+    workers of a local pool in one of its processes; else None (judged here, alone)."""
+    if not task.spread:
+        return None
+    idle = local_idle()
+    if idle is not None:
+        return LocalSpread(idle)
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker
+        return None
+    return DaskSpread()
 
 
 def _mismatch(task: Task) -> str | None:
