@@ -206,33 +206,40 @@ def compare(
     work: Path,
     with_loop: bool = False,
     cluster_sizes: tuple[int, ...] = (1, 2),
+    spread: bool = True,
 ) -> None:
-    print(f"\n{name}: {len(targets)} targets")
+    """Each configuration timed and printed as it finishes (a long run that is stopped
+    keeps what it measured), then checked against the sequential reports."""
+    print(f"\n{name}: {len(targets)} targets", flush=True)
     results: dict[str, tuple[float, float, dict[str, Any]]] = {}
-    results["sequential (-j 1)"] = audit(targets, ["-j", "1"], work / "seq.json")
-    results["local pool (-j 2)"] = audit(targets, ["-j", "2"], work / "pool.json")
+    no_spread = [] if spread else ["--no-spread"]
+
+    def timed(label: str, extra: list[str], out: str) -> None:
+        results[label] = audit(targets, [*extra, *no_spread], work / out)
+        seconds, pss, data = results[label]
+        base = results["sequential (-j 1)"][0]
+        same = comparable(data) == comparable(results["sequential (-j 1)"][2])
+        errors = sum(1 for row in data["targets"] if row["error"])
+        print(
+            f"  {label:<24} {seconds:7.1f} s  x{base / seconds:4.2f}  "
+            f"peak PSS {pss:6.0f} MB  {'identical' if same else 'DIFFERENT'}  "
+            f"exit {data['summary']['exit_code']}" + (f"  {errors} errors" if errors else ""),
+            flush=True,
+        )
+
+    timed("sequential (-j 1)", ["-j", "1"], "seq.json")
+    timed("local pool (-j 2)", ["-j", "2"], "pool.json")
     for workers in cluster_sizes:
         cluster = Cluster(workers)
         try:
             label = f"LocalCluster {workers} worker{'s' if workers > 1 else ''}"
-            print(f"  ({label} started in {cluster.startup:.1f} s)")
-            results[label] = audit(
-                targets, ["--scheduler", cluster.address], work / f"c{workers}.json"
-            )
+            print(f"  ({label} started in {cluster.startup:.1f} s)", flush=True)
+            timed(label, ["--scheduler", cluster.address], f"c{workers}.json")
         finally:
             cluster.close()
-    loop = loop_of_single_runs(targets, work) if with_loop else None
-    base = results["sequential (-j 1)"][0]
-    reference = comparable(results["sequential (-j 1)"][2])
-    for label, (seconds, pss, data) in results.items():
-        same = "identical" if comparable(data) == reference else "DIFFERENT"
-        errors = sum(1 for row in data["targets"] if row["error"])
-        print(
-            f"  {label:<24} {seconds:7.1f} s  x{base / seconds:4.2f}  "
-            f"peak PSS {pss:6.0f} MB  {same}  exit {data['summary']['exit_code']}"
-            + (f"  {errors} errors" if errors else "")
-        )
-    if loop is not None:
+    if with_loop:
+        base = results["sequential (-j 1)"][0]
+        loop = loop_of_single_runs(targets, work)
         print(
             f"  {'loop of single runs':<24} {loop[0]:7.1f} s  x{base / loop[0]:4.2f}  "
             f"peak PSS {loop[1]:6.0f} MB  (one gplscan per target, default -j)"
@@ -270,6 +277,9 @@ def main() -> None:
         "--cluster-sizes", default="1,2", help="LocalCluster sizes to time (default 1,2)"
     )
     parser.add_argument("--no-overhead", action="store_true", help="skip the overhead run")
+    parser.add_argument(
+        "--no-spread", action="store_true", help="judge each tree whole on one worker"
+    )
     args = parser.parse_args()
     debs = sorted(p for p in DEBS.glob("*.deb") if args.all_debs or not p.name.startswith(BIG))
     if args.debs:
@@ -285,7 +295,7 @@ def main() -> None:
         if args.together and args.linux:
             trees = linux_copies(args.linux, args.linux_copies, work)
             name = f"{len(debs)} packages and {len(trees)} copies of {args.linux.name}"
-            compare(name, [*debs, *trees], work, args.loop, sizes)
+            compare(name, [*debs, *trees], work, args.loop, sizes, not args.no_spread)
             return
         if debs:
             compare("bookworm DKMS packages", debs, work, args.loop, sizes)
@@ -294,7 +304,9 @@ def main() -> None:
             compare("kernel-like trees", copies(tree, args.trees, work), work, False, sizes)
         if args.linux:
             trees = linux_copies(args.linux, args.linux_copies, work)
-            compare(f"copies of {args.linux.name}", trees, work, args.loop, sizes)
+            compare(
+                f"copies of {args.linux.name}", trees, work, args.loop, sizes, not args.no_spread
+            )
 
 
 if __name__ == "__main__":

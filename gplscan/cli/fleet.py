@@ -100,12 +100,18 @@ def _engine(address: str | None, opts: Options, fleet: FleetChoices, tasks: int)
     process."""
     from gplscan.facts.pool import default_jobs
     from gplscan.fleet import engines
+    from gplscan.fleet.spread import SPREAD_AT
 
     jobs = opts.jobs or default_jobs()
+    spread_at = SPREAD_AT if fleet.spread else None
     if address is not None:
-        return engines.DaskCluster(address, retries=fleet.retries, timeout=fleet.timeout)
+        return engines.DaskCluster(
+            address, retries=fleet.retries, timeout=fleet.timeout, spread_at=spread_at
+        )
     if jobs > 1 and tasks > 1:
-        return engines.LocalPool(min(jobs, tasks), retries=fleet.retries, timeout=fleet.timeout)
+        return engines.LocalPool(
+            min(jobs, tasks), retries=fleet.retries, timeout=fleet.timeout, spread_at=spread_at
+        )
     return engines.InProcess()
 
 

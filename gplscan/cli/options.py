@@ -71,6 +71,7 @@ class FleetChoices:
     resume: bool = False
     retries: int = 2
     timeout: float = 3600.0
+    spread: bool = True
 
     def asked(self, paths: tuple[Path, ...]) -> bool:
         """Whether the run is a fleet's: not exactly one target, a list, a scheduler or
@@ -267,6 +268,16 @@ fleet_options = _gathered(
             show_default=True,
             help="Several targets: seconds one target may run on a worker before it is "
             "reported as not judged (exit 2).",
+        ),
+        click.option(
+            "--spread/--no-spread",
+            default=True,
+            show_default=True,
+            help="Several targets: a large directory (64 MiB of files or more) shares its "
+            "per-file work (reading, source facts, license detection) with workers that "
+            "have no target of their own: a cluster's free threads, or a local pool's "
+            "idle workers once no target is left to start. The tree is still judged "
+            "whole; its verdicts are the same either way.",
         ),
     ],
     "fleet",
