@@ -123,8 +123,12 @@ class Cluster:
     def __init__(self, workers: int) -> None:
         code = (
             "import sys, time\n"
+            "import dask\n"
             "from distributed import LocalCluster\n"
             "if __name__ == '__main__':\n"
+            # as the README's cluster page advises: glibc's own malloc thresholds
+            "    dask.config.set({'distributed.nanny.pre-spawn-environ."
+            "MALLOC_TRIM_THRESHOLD_': None})\n"
             f"    c = LocalCluster(n_workers={workers}, threads_per_worker=1, processes=True,\n"
             "                     memory_limit='10GiB', dashboard_address=None)\n"
             "    print(c.scheduler_address, flush=True)\n"

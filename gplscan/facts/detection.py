@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +33,9 @@ NO_LICENSE: Detection = (None, ())
 # fewer files than this that need scancode are matched in this process: forking workers
 # and touching the shared index costs more than matching them
 FORK_AT = 48
+# files a task when the matching is spread over a fleet's workers: ≈30 ms each on a kernel
+# tree's untagged files, so a task is ≈0.5 s, and the last ones leave no worker idle long
+MATCH_CHUNK = 16
 _POLL_SECONDS = 1.0
 # What a forked worker adds to the shared index as it matches (its private copies of the
 # pages it touches): measured on Linux 6.1's untagged files, two workers took the peak
@@ -89,18 +93,27 @@ def _prepare(batch: list[tuple[PurePosixPath, str]]) -> list[_Prepared]:
 def _match_batch(
     batch: list[_Prepared],
 ) -> list[tuple[PurePosixPath, Detection | None, str | None]]:
-    """Match a chunk of regions with this process's index (loaded once per process): the
-    task a cluster worker runs for a spread scan. Each file's detection, or why none."""
-    from gplscan.facts.licenses import Detector
-
-    detector = Detector(notices=False)
+    """Match a chunk of regions with this process's detector (its index loaded once per
+    process, and its cache of regions already matched kept from chunk to chunk): the task
+    a fleet's worker runs for a spread tree. Each file's detection, or why none."""
     out: list[tuple[PurePosixPath, Detection | None, str | None]] = []
-    for rel, _, regions, _ in batch:
-        try:
-            out.append((rel, _as_detection(detector.detect_text(regions, name=rel.name)), None))
-        except Exception as exc:  # one file's failure is reported, the rest go on
-            out.append((rel, None, f"license detection failed: {exc}"))
+    with _BATCH_LOCK:  # one detector, its cache, for every thread of the process
+        if not _BATCH_DETECTOR:
+            from gplscan.facts.licenses import Detector
+
+            _BATCH_DETECTOR.append(Detector(notices=False))
+        detector = _BATCH_DETECTOR[0]
+        for rel, _, regions, _ in batch:
+            try:
+                found = detector.detect_text(regions, name=rel.name)
+                out.append((rel, _as_detection(found), None))
+            except Exception as exc:  # one file's failure is reported, the rest go on
+                out.append((rel, None, f"license detection failed: {exc}"))
     return out
+
+
+_BATCH_DETECTOR: list[Any] = []
+_BATCH_LOCK = threading.Lock()
 
 
 def _match_share(detector: Any, share: Sequence[_Prepared], results: Any) -> None:
@@ -185,7 +198,7 @@ class ScancodeDetector:
         workers = _workers(jobs)
         if spreading():  # a fleet's large tree: matched on the cluster's workers
             for rel, detection, error in map_chunks(
-                _match_batch, pending, jobs, progress, "scancode"
+                _match_batch, pending, jobs, progress, "scancode", MATCH_CHUNK
             ):
                 if detection is not None:
                     detections[rel] = detection

@@ -65,9 +65,10 @@ def map_chunks(
     jobs: int,
     progress: Progress,
     stage: str,
+    chunk: int = CHUNK,
 ) -> list[R]:
     """``func`` over chunks of ``items``, in a process pool when it pays; order kept."""
-    return list(iter_chunks(func, items, jobs, progress, stage))
+    return list(iter_chunks(func, items, jobs, progress, stage, chunk))
 
 
 def iter_chunks(
@@ -76,14 +77,16 @@ def iter_chunks(
     jobs: int,
     progress: Progress,
     stage: str,
+    chunk: int = CHUNK,
 ) -> Iterator[R]:
     """As :func:`map_chunks`, yielding each result, in order, as soon as its chunk and
-    every chunk before it are done: the caller works on them while the pool reads on."""
+    every chunk before it are done: the caller works on them while the pool reads on.
+    ``chunk`` items a task: fewer where each item is long work (scancode's matching)."""
     total = len(items)
     progress(stage, 0, total)
     if total == 0:
         return
-    chunks = [list(items[i : i + CHUNK]) for i in range(0, total, CHUNK)]
+    chunks = [list(items[i : i + chunk]) for i in range(0, total, chunk)]
     done = 0
     spreader = _SPREADER.get()
     if spreader is not None and total >= SERIAL_BELOW:

@@ -10,10 +10,10 @@ chunks of files taken in the walk's order, directory by directory
 order and judges the tree whole, exactly as it would be judged alone.
 
 - On a Dask cluster (:class:`DaskSpread`) the task works through its chunks from the
-  first while it offers the last ones to the cluster, a few at a time, as ordinary tasks
-  of a higher priority than the targets still queued: a worker with a free thread takes
-  them, a busy cluster leaves them queued until the task gets there itself and withdraws
-  them. The task never waits on another worker, so trees that fill every worker still
+  first while it offers the last ones to the other workers, a few at a time, as ordinary
+  tasks of a higher priority than the targets still queued: a worker with a free thread
+  takes them, a busy cluster leaves them queued until the task gets there itself and
+  withdraws them. The task never waits on another worker, so trees that fill every worker still
   finish; a chunk that fails elsewhere is done here.
 - In a local pool (:class:`LocalSpread`) the workers left idle when no target is left to
   start lend their cores: the task forks that many helpers for each stage.
@@ -55,17 +55,21 @@ class DaskSpread:
     def __call__(
         self, func: Callable[[list[Any]], list[Any]], chunks: list[list[Any]]
     ) -> Iterator[tuple[int, list[Any]]]:
-        from distributed import get_client
+        from distributed import get_client, get_worker
 
         client: Any = get_client()  # distributed is not annotated
-        others = max(1, sum(client.nthreads().values()) - 1)  # threads beside this one
+        here_at = get_worker().address
+        # only to the other workers: one put on this worker would wait behind this task
+        # (a thread of its own), where the scheduler's stealing may leave it
+        elsewhere = {w: n for w, n in client.nthreads().items() if w != here_at}
+        window = 4 * sum(elsewhere.values())  # a free thread never waits for the next
         offered: dict[int, Any] = {}  # chunk index -> its future on the cluster
         last = len(chunks)  # the chunks from here on were offered to the cluster
         here = 0  # the next chunk this task does itself, unless the cluster did it
         done: set[int] = set()
         try:
             while here < len(chunks):
-                while last - 1 > here and len(offered) < 2 * others:  # offer from the end
+                while last - 1 > here and len(offered) < window:  # offer from the end
                     last -= 1
                     offered[last] = client.submit(
                         _ran_by,
@@ -74,6 +78,8 @@ class DaskSpread:
                         pure=False,
                         retries=RETRIES,
                         priority=_CHUNK_PRIORITY,
+                        workers=list(elsewhere),
+                        allow_other_workers=False,
                     )
                 for i in [i for i, future in offered.items() if future.done()]:
                     result = self._taken(offered.pop(i))
