@@ -93,9 +93,9 @@ def iter_chunks(
         yield from _in_order(spreader(func, chunks), chunks, progress, stage, total)
         return
     if jobs <= 1 or total < SERIAL_BELOW:
-        for chunk in chunks:
-            yield from func(chunk)
-            done += len(chunk)
+        for part in chunks:
+            yield from func(part)
+            done += len(part)
             progress(stage, done, total)
         return
     import concurrent.futures  # here: a run that reads nothing never needs them
