@@ -54,3 +54,22 @@ def spread_squares(n: int) -> tuple[list[tuple[int, str]], int, list[str], str]:
     with spread(spreader):
         out = map_chunks(_slow_squares, list(range(n)), 1, lambda *a: None, "squares")
     return out, spreader.chunks, sorted(spreader.workers), worker_name()
+
+
+def _sleepy(chunk: list[str]) -> list[int]:
+    """Says it started (a file named after its process) and sleeps a minute."""
+    Path(chunk[0]).with_name(f"helper-{os.getpid()}").touch()
+    time.sleep(60)
+    return []
+
+
+def spread_forever(folder: str) -> None:
+    """A pool worker's spread stage with one idle worker lent: two forked helpers, each
+    sleeping on a chunk (for a test that kills this process under them)."""
+    import multiprocessing
+
+    from gplscan.fleet.spread import Idle, LocalSpread
+
+    idle = Idle(multiprocessing.get_context("spawn"))
+    idle.set_idle(1)
+    list(LocalSpread(idle)(_sleepy, [[f"{folder}/a"], [f"{folder}/b"]]))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_work import judge_or_die, judge_slowly, kill_marker, spread_squares
+from fleet_work import judge_or_die, judge_slowly, kill_marker, spread_forever, spread_squares
 from helpers import compile_object, run_cli
 
 from gplscan.facts.pool import CHUNK
@@ -421,3 +421,34 @@ def test_the_last_large_tree_borrows_the_idle_pool_workers(tmp_path: Path) -> No
     assert _without_provenance(json.loads(whole[0].report or "null")) == _without_provenance(
         json.loads(spread.report or "null")
     )
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_forked_helpers_end_with_the_pool_worker_that_forked_them(tmp_path: Path) -> None:
+    """A pool worker killed (Ctrl-C stops the pool so) while it has lent helpers: they
+    end with it rather than wait for chunks forever."""
+    import multiprocessing
+
+    worker = multiprocessing.get_context("spawn").Process(
+        target=spread_forever, args=(str(tmp_path),)
+    )
+    worker.start()
+    deadline = time.monotonic() + 30
+    while len(list(tmp_path.glob("helper-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    helpers = [int(f.name.split("-")[1]) for f in tmp_path.glob("helper-*")]
+    assert len(helpers) == 2 and all(_running(pid) for pid in helpers)
+    assert worker.pid is not None
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in helpers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in helpers)

@@ -24,7 +24,9 @@ into its worker's private scratch and judged there, whole.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -184,7 +186,9 @@ class LocalSpread:
             self.chunks += len(chunks)
             self.workers.add(f"{worker_name()} and {lent} forked")
             context = multiprocessing.get_context("fork")  # inherits scancode's loaded index
-            with cf.ProcessPoolExecutor(1 + lent, mp_context=context) as pool:
+            with cf.ProcessPoolExecutor(
+                1 + lent, mp_context=context, initializer=_end_with, initargs=(os.getpid(),)
+            ) as pool:
                 futures = {pool.submit(func, chunk): i for i, chunk in enumerate(chunks)}
                 try:
                     for future in cf.as_completed(futures):
@@ -194,3 +198,18 @@ class LocalSpread:
                         future.cancel()
         finally:
             self.idle.give_back(lent)
+
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _end_with(parent: int) -> None:
+    """A forked helper ends when the pool worker that forked it ends: one stopped by
+    Ctrl-C or killed would otherwise leave it waiting for chunks forever (its siblings
+    hold the queue open). Linux only; elsewhere the helper outlives it."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it ended before the line above took effect
+        os._exit(1)
