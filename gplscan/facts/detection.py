@@ -103,12 +103,7 @@ def _match_batch(
 
             _BATCH_DETECTOR.append(Detector(notices=False))
         detector = _BATCH_DETECTOR[0]
-        for rel, _, regions, _ in batch:
-            try:
-                found = detector.detect_text(regions, name=rel.name)
-                out.append((rel, _as_detection(found), None))
-            except Exception as exc:  # one file's failure is reported, the rest go on
-                out.append((rel, None, f"license detection failed: {exc}"))
+        out.extend(_matched(detector, rel, regions) for rel, _, regions, _ in batch)
     return out
 
 
@@ -121,13 +116,20 @@ def _match_share(detector: Any, share: Sequence[_Prepared], results: Any) -> Non
     gc.set_threshold(*MATCHING_GC_THRESHOLDS)
     try:
         for rel, _, regions, _ in share:
-            try:
-                found = detector.detect_text(regions, name=rel.name)
-                results.put((rel, _as_detection(found), None))
-            except Exception as exc:  # one file's failure is reported, the rest go on
-                results.put((rel, None, f"license detection failed: {exc}"))
+            results.put(_matched(detector, rel, regions))
     finally:
         results.put(None)
+
+
+def _matched(
+    detector: Any, rel: PurePosixPath, regions: tuple[Any, ...]
+) -> tuple[PurePosixPath, Detection | None, str | None]:
+    """One file's regions matched: its detection, or why it has none (one file's failure
+    is reported, the rest go on)."""
+    try:
+        return rel, _as_detection(detector.detect_text(regions, name=rel.name)), None
+    except Exception as exc:
+        return rel, None, f"license detection failed: {exc}"
 
 
 class ScancodeDetector:
