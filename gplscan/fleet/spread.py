@@ -13,8 +13,8 @@ order and judges the tree whole, exactly as it would be judged alone.
   first while it offers the last ones to the other workers, a few at a time, as ordinary
   tasks of a higher priority than the targets still queued: a worker with a free thread
   takes them, a busy cluster leaves them queued until the task gets there itself and
-  withdraws them. The task never waits on another worker, so trees that fill every worker still
-  finish; a chunk that fails elsewhere is done here.
+  withdraws them. The task never waits on another worker, so trees that fill every
+  worker still finish; a chunk that fails elsewhere is done here.
 - In a local pool (:class:`LocalSpread`) the workers left idle when no target is left to
   start lend their cores: the task forks that many helpers for each stage.
 
